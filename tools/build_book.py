@@ -69,6 +69,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
 
     toc = filtered_toc(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    if existing(toc["root"]) is None:
+        sys.exit(f"build_book: the book's root page {toc['root']} (.md or .ipynb) is missing")
     if not args.in_place:
         shutil.rmtree(STAGE, ignore_errors=True)
         STAGE.mkdir(parents=True)

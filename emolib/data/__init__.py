@@ -3,11 +3,13 @@ embedded sample data of the ``sample`` profile."""
 from .dataset import FaceDataset, FER2013_CLASSES, USAGES
 from .fer2013 import load_fer2013, parse_fer2013_csv
 from .ferplus import (FERPLUS_CLASSES, FERPLUS_COLUMNS, MODES, attach_ferplus_votes,
-                      ferplus_targets, ferplus_to_fer2013_labels, load_ferplus_votes, sample_onehot)
+                      ferplus_targets, ferplus_to_fer2013_labels, label_agreement, load_ferplus_votes,
+                      sample_onehot)
 from .download import download_ferplus_labels, fetch, instructions
-from .profiles import load_faces
+from .profiles import find_fer2013, find_ferplus_votes, load_faces
 
 __all__ = ["FaceDataset", "FER2013_CLASSES", "USAGES", "load_fer2013", "parse_fer2013_csv",
            "FERPLUS_CLASSES", "FERPLUS_COLUMNS", "MODES", "attach_ferplus_votes", "ferplus_targets",
-           "ferplus_to_fer2013_labels", "load_ferplus_votes", "sample_onehot",
-           "download_ferplus_labels", "fetch", "instructions", "load_faces"]
+           "ferplus_to_fer2013_labels", "label_agreement", "load_ferplus_votes", "sample_onehot",
+           "download_ferplus_labels", "fetch", "instructions", "load_faces", "find_fer2013",
+           "find_ferplus_votes"]

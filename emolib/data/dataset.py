@@ -79,7 +79,7 @@ class FaceDataset:
         import pandas as pd
 
         table = pd.crosstab(pd.Series(self.usage, name="split"),
-                            pd.Categorical.from_codes(self.labels, self.classes, name="class"),
+                            pd.Series(pd.Categorical.from_codes(self.labels, self.classes), name="class"),
                             dropna=False)
         order = [u for u in USAGES if u in table.index] + [u for u in table.index if u not in USAGES]
         return table.loc[order]

@@ -116,29 +116,42 @@ def parse_fer2013_csv(path: str | os.PathLike, *, progress: bool = True, chunk_r
     from tqdm.auto import tqdm
 
     path = Path(path)
-    lines = _read_bytes(path).split(b"\n")
-    header = lines[0].decode("utf-8", "replace").strip().lstrip("\ufeff")
+    data = _read_bytes(path)
+    cut = data.find(b"\n")
+    header = (data if cut < 0 else data[:cut]).decode("utf-8", "replace").strip().lstrip("\ufeff")
     columns = [c.strip() for c in header.split(",")] if header else []
     if not columns:
         raise DataFormatError(path, "a header line 'emotion,pixels,Usage'", row=0, got="an empty file")
     if "emotion" not in columns or "pixels" not in columns:
         raise DataFormatError(path, "a header with columns 'emotion', 'pixels' and 'Usage'", row=0,
                               got=header)
-    body = lines[1:]
-    while body and not body[-1].strip():
-        body.pop()
+    body = b"" if cut < 0 else data[cut + 1:].rstrip(b"\r\n\t ")
     if not body:
         raise DataFormatError(path, "at least one data row after the header", row=1, got="no rows")
-    chunks = [(path, b"\n".join(body[s:s + chunk_rows]), s, columns)
-              for s in range(0, len(body), chunk_rows)]
+    chunks, total = _byte_chunks(path, body, columns, chunk_rows)
     parts = []
-    with tqdm(total=len(body), unit=" rows", desc=f"parsing {path.name}", disable=not progress,
+    with tqdm(total=total, unit=" rows", desc=f"parsing {path.name}", disable=not progress,
               leave=False, file=sys.stderr) as bar:
         for part in _map_chunks(chunks, workers):
             parts.append(part)
             bar.update(len(part[1]))
     images, labels, usages = zip(*parts)
     return np.concatenate(images), np.concatenate(labels), np.concatenate(usages)
+
+
+def _byte_chunks(path, body: bytes, columns, chunk_rows: int):
+    """Cut the body at line ends into pieces of about ``chunk_rows`` rows, each with its first row number."""
+    line_len = max(body.find(b"\n") + 1, 1) or len(body)
+    step = max(line_len * chunk_rows, 1)
+    chunks, start, row = [], 0, 0
+    while start < len(body):
+        end = body.find(b"\n", start + step)
+        end = len(body) if end < 0 else end
+        piece = body[start:end]
+        chunks.append((path, piece, row, columns))
+        row += piece.count(b"\n") + 1
+        start = end + 1
+    return chunks, row
 
 
 def _map_chunks(chunks, workers):
@@ -158,7 +171,7 @@ def _map_chunks(chunks, workers):
 def _parse_chunk(task):
     path, data, offset, columns = task
     col = {name: columns.index(name) for name in ("emotion", "pixels", "Usage") if name in columns}
-    fields = _split_fields(path, data.split(b"\n"), offset, len(columns))
+    fields = _split_fields(path, data.split(b"\n"), offset, len(columns))  # data: this chunk's rows
     labels = _parse_labels(path, [f[col["emotion"]] for f in fields], offset)
     usage = _parse_usage(path, [f[col["Usage"]] for f in fields] if "Usage" in col else None,
                          offset, len(fields))

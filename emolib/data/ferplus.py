@@ -16,7 +16,7 @@ from .dataset import FaceDataset
 
 __all__ = ["FERPLUS_COLUMNS", "FERPLUS_CLASSES", "FERPLUS_TO_FER2013", "MODES", "FerPlusTargets",
            "load_ferplus_votes", "attach_ferplus_votes", "ferplus_targets", "sample_onehot",
-           "ferplus_to_fer2013_labels"]
+           "ferplus_to_fer2013_labels", "label_agreement"]
 
 FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                    "contempt", "unknown", "NF")
@@ -176,3 +176,30 @@ def ferplus_to_fer2013_labels(ferplus_labels: np.ndarray) -> np.ndarray:
     """Map FER+ class indices to FER2013 indices; contempt maps to -1."""
     lut = np.array([-1 if FERPLUS_TO_FER2013[i] is None else FERPLUS_TO_FER2013[i] for i in range(8)])
     return lut[np.asarray(ferplus_labels)]
+
+
+def label_agreement(fer_labels, votes) -> dict:
+    """How often FER+ agrees with the FER2013 labels.
+
+    ``argmax``: the FER+ vote argmax (all 10 columns, first on ties) equals the FER2013 label;
+    contempt, unknown and NF count as disagreement. ``majority``: the same over the rows that
+    survive FER+'s majority rule. ``crosstab``: FER2013 label (rows) x FER+ argmax column.
+    """
+    import pandas as pd
+
+    from .. import FER2013_CLASSES
+
+    fer_labels, votes = np.asarray(fer_labels), np.asarray(votes)
+    if len(fer_labels) != len(votes):
+        raise ValueError(f"expected one vote row per label, got {len(votes)} rows for {len(fer_labels)} labels")
+    top = votes.argmax(axis=1)
+    mapped = np.where(top < 7, ferplus_to_fer2013_labels(np.minimum(top, 7)), -1)
+    maj = ferplus_targets(votes, "majority")
+    maj_mapped = ferplus_to_fer2013_labels(maj.distribution.argmax(axis=1))
+    crosstab = pd.crosstab(pd.Series(pd.Categorical.from_codes(fer_labels, FER2013_CLASSES), name="FER2013 label"),
+                           pd.Series(pd.Categorical.from_codes(top, FERPLUS_COLUMNS), name="FER+ argmax"),
+                           dropna=False)
+    return {"argmax": float((mapped == fer_labels).mean()),
+            "majority": float((maj_mapped == fer_labels[maj.keep]).mean()) if maj.keep.any() else float("nan"),
+            "kept_by_majority": int(maj.keep.sum()),
+            "crosstab": crosstab}

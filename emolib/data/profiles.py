@@ -10,7 +10,7 @@ from ..config import Profile, profile as get_profile
 from ..errors import DataNotFoundError
 from .dataset import FaceDataset
 
-__all__ = ["load_faces", "find_fer2013"]
+__all__ = ["load_faces", "find_fer2013", "find_ferplus_votes"]
 
 _CANDIDATES = ("fer2013.csv.gz", "fer2013.csv", "fer2013/fer2013.csv.gz", "fer2013/fer2013.csv",
                "fer2013", "FERPlus", "ferplus")
@@ -47,3 +47,17 @@ def load_faces(profile: str | Profile = "sample", data_dir: str | os.PathLike | 
 
     ds = load_fer2013(find_fer2013(data_dir), usage=usage, progress=p.progress)
     return ds.subset(slice(0, p.n_faces)) if p.n_faces else ds
+
+
+def find_ferplus_votes(data_dir: str | os.PathLike) -> Path:
+    """FER+'s ``fer2013new.csv`` in ``data_dir`` (or its ``ferplus/`` folder, or the cache)."""
+    from ..config import emolib_home
+
+    data_dir = Path(data_dir).expanduser()
+    for candidate in (data_dir / "fer2013new.csv", data_dir / "ferplus" / "fer2013new.csv",
+                      data_dir.parent / "ferplus" / "fer2013new.csv",
+                      emolib_home() / "datasets" / "ferplus" / "fer2013new.csv"):
+        if candidate.is_file():
+            return candidate
+    raise DataNotFoundError(data_dir / "fer2013new.csv",
+                            "Get it with emolib.data.download_ferplus_labels()")

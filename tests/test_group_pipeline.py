@@ -70,6 +70,16 @@ def test_detector_finds_the_face_in_a_real_photo():
     assert abs(x - 182) < 25 and abs(y - 64) < 25 and 60 < w < 130
 
 
+def test_photos_are_read_from_paths(tmp_path):
+    import cv2
+    from skimage import data
+
+    path = tmp_path / "group.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    scene = SceneFaceExtractor(method="haar", size=32).transform([path])[0]
+    assert scene.source == str(path) and scene.n_faces == 1 and scene.image.shape == (512, 512, 3)
+
+
 def test_unknown_detector_is_rejected():
     with pytest.raises(ValueError, match="method"):
         SceneFaceExtractor(method="tinyface").fit()

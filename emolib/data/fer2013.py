@@ -111,12 +111,22 @@ def parse_fer2013_csv(path: str | os.PathLike, *, progress: bool = True, chunk_r
     Works on bytes: each chunk's pixel fields are joined and parsed by one vectorised call,
     several times faster than splitting row by row (``benchmarks/bench_fer2013_parse.py``).
     Every row is still validated: field count, label, split, pixel count, characters and range.
-    Files of more than one chunk are parsed in ``workers`` processes (default: one per core).
+    ``workers`` processes parse the chunks (default: one per core for files over 8 MB).
     """
+    path = Path(path)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 1 + path.stat().st_size // (8 << 20))
+    pool = _start_pool(workers) if workers > 1 else None   # starts while we decompress
+    try:
+        return _parse(path, _read_bytes(path), progress, chunk_rows, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _parse(path, data, progress, chunk_rows, pool):
     from tqdm.auto import tqdm
 
-    path = Path(path)
-    data = _read_bytes(path)
     cut = data.find(b"\n")
     header = (data if cut < 0 else data[:cut]).decode("utf-8", "replace").strip().lstrip("\ufeff")
     columns = [c.strip() for c in header.split(",")] if header else []
@@ -132,7 +142,7 @@ def parse_fer2013_csv(path: str | os.PathLike, *, progress: bool = True, chunk_r
     parts = []
     with tqdm(total=total, unit=" rows", desc=f"parsing {path.name}", disable=not progress,
               leave=False, file=sys.stderr) as bar:
-        for part in _map_chunks(chunks, workers):
+        for part in (pool.map(_parse_chunk, chunks) if pool else map(_parse_chunk, chunks)):
             parts.append(part)
             bar.update(len(part[1]))
     images, labels, usages = zip(*parts)
@@ -154,18 +164,16 @@ def _byte_chunks(path, body: bytes, columns, chunk_rows: int):
     return chunks, row
 
 
-def _map_chunks(chunks, workers):
-    """Parse chunks in order, in ``workers`` processes when that pays (big files, several cores)."""
-    workers = min(workers or os.cpu_count() or 1, len(chunks))
-    if workers <= 1:
-        yield from map(_parse_chunk, chunks)
-        return
+def _start_pool(workers: int):
+    """Worker processes, spawned now so their start-up overlaps the decompression."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: the caller may hold TensorFlow's threads, which fork can deadlock.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(_parse_chunk, chunks)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):
+        pool.submit(int)
+    return pool
 
 
 def _parse_chunk(task):

@@ -63,6 +63,7 @@ class GroupEmotionPipeline(ClassifierMixin, BaseEstimator):
         members: ``{name: estimator}``: classifiers over lists of :class:`SceneFaces`
             (:class:`DescriptorForest`, :class:`LandmarkForest`, :class:`WholeImageCNN`, or any
             estimator with ``fit``/``predict_proba`` on such lists). Default: :func:`default_members`.
+            They are trained in place (not cloned: a clone would copy each network).
         fallback: name of the member that classifies photos without faces (default
             ``"whole_image"``); it must not depend on faces.
         faces: the :class:`SceneFaceExtractor` (detector, crop size, known boxes).

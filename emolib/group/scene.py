@@ -107,7 +107,7 @@ class SceneFaceExtractor(TransformerMixin, BaseEstimator):
             else:
                 faces = detect(image, self.method, **(self.detect_options or {}))
         else:
-            if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__"):
+            if isinstance(item, str) or hasattr(item, "__fspath__"):
                 source = str(item)
             image = load_image(item)
             faces = detect(image, self.method, **(self.detect_options or {}))

@@ -19,13 +19,13 @@ Caffe models.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
 from ..config import emolib_home
+from ..data.download import _sha256  # one file-hash helper for data and weights
 from ..errors import DownloadError
 
 __all__ = ["VGGFace", "preprocess_input", "MODELS", "DEFAULT_CLASSES", "MIN_SIZE", "MEANS_BGR",
@@ -119,14 +119,6 @@ def preprocess_input(x, version: int = 1) -> np.ndarray:
 def _env_hash(fname: str) -> str | None:
     key = "EMOLIB_VGGFACE_SHA256_" + fname.upper().replace(".", "_").replace("-", "_")
     return os.environ.get(key) or None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def get_weights_file(model: str, include_top: bool = True, *, file_hash: str | None = None,

@@ -17,7 +17,7 @@ scores are cached in ``$EMOLIB_HOME/ensemble_cpu_scores.npz`` (``--reuse-scores`
 without retraining).
 
 Usage (the full run; about 3 x budget minutes + 3 min on 2 CPU cores):
-    python benchmarks/ensemble_cpu.py --data-dir ../shared/data --budget-min 8
+    python benchmarks/ensemble_cpu.py --data-dir ../shared/data --budget-min 5
 
 Smoke test (a minute or two, writes nothing to results/):
     python benchmarks/ensemble_cpu.py --limit-train 1500 --limit-test 400 --budget-min 0.15 \
@@ -27,18 +27,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ferplus_modes import DEFAULT_DATA, load_builder, load_fer_with_votes  # noqa: E402
+from common import add_training_args, load_builder, load_fer_with_votes, setup_tensorflow  # noqa: E402
 
 HAND_PICKED = {"cnn_seed0": 1.0, "cnn_seed1": 1.0, "cnn_ferplus": 1.0, "hog_logreg": 0.5}
 
@@ -100,21 +96,14 @@ def member_scores(args, train, hold, test):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--budget-min", type=float, default=8.0, help="wall-time budget per CNN member")
-    ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--learning-rate", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=0)
+    add_training_args(ap, budget_min=5.0, budget_help="wall-time budget per CNN member")
     ap.add_argument("--holdout", type=float, default=0.1, help="share of Training held out for weights")
-    ap.add_argument("--builder", default="emolib.models.compact:compact_cnn")
     ap.add_argument("--limit-train", type=int, default=0)
     ap.add_argument("--limit-test", type=int, default=0)
     ap.add_argument("--reuse-scores", action="store_true", help="re-combine cached member scores")
-    ap.add_argument("--results-dir", type=Path, default=None)
     ap.add_argument("--name", default="ensemble_cpu")
-    ap.add_argument("--verbose", type=int, default=2)
     args = ap.parse_args(argv)
+    setup_tensorflow(args.onednn)
 
     from sklearn.model_selection import train_test_split
 

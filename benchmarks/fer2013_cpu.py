@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/fer2013_cpu.py --data ../shared/data/fer2013/fer2013.csv.gz --minutes 60
     python benchmarks/fer2013_cpu.py --data PATH --minutes 3 --balance ros --out /tmp/try.keras --no-write
-    python benchmarks/fer2013_cpu.py --data PATH --compare all --minutes 5      # balancing comparison
+    python benchmarks/fer2013_cpu.py --data PATH --compare all --minutes 3      # balancing comparison
     python benchmarks/fer2013_cpu.py --evaluate models/fer2013_cpu.keras --data PATH [--usage PrivateTest]
 
 Training: the model learns on the Training rows; the best epoch is selected on PublicTest (so
@@ -33,14 +33,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import setup_tensorflow  # noqa: E402
 GOAL = 0.68  # PublicTest accuracy goal of issue 5
-
-
-def _setup_tensorflow(onednn: bool) -> None:
-    # oneDNN kernels train this model about 1.6x faster on these CPUs; the notebooks keep them
-    # off only because they change the last digits of results, which nbval compares.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn else "0"
 
 
 def parse_args(argv=None):
@@ -384,7 +379,7 @@ def run_compare(args) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    _setup_tensorflow(args.onednn)
+    setup_tensorflow(args.onednn)
     from emolib.balance import METHODS
 
     if args.balance not in METHODS:

@@ -6,7 +6,7 @@ Training rows that survive each mode's rules, for at most ``--budget-min`` minut
 FERPlus scores its validation set. Writes ``results/ferplus_modes.json``.
 
 Usage (the full run; about 4 x budget minutes on 2 CPU cores):
-    python benchmarks/ferplus_modes.py --data-dir ../shared/data --budget-min 9
+    python benchmarks/ferplus_modes.py --data-dir ../shared/data --budget-min 5
 
 Smoke test (a minute or two, writes nothing to results/):
     python benchmarks/ferplus_modes.py --limit-train 600 --limit-val 300 --budget-min 0.2 \
@@ -15,53 +15,26 @@ Smoke test (a minute or two, writes nothing to results/):
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
 import numpy as np
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def load_builder(spec: str):
-    """``module:function`` -> the model builder."""
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name or "compact_cnn")
-
-
-def load_fer_with_votes(data_dir: Path):
-    from emolib.data import attach_ferplus_votes, load_fer2013
-
-    fer_path = data_dir / "fer2013" / "fer2013.csv.gz"
-    votes_path = data_dir / "ferplus" / "fer2013new.csv"
-    ds = attach_ferplus_votes(load_fer2013(fer_path, progress=False), votes_path)
-    return ds, fer_path, votes_path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_training_args, load_builder, load_fer_with_votes, setup_tensorflow  # noqa: E402
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    add_training_args(ap, budget_min=5.0, budget_help="wall-time budget per mode")
     ap.add_argument("--modes", nargs="+", default=["majority", "probability", "crossentropy", "multi_target"])
     ap.add_argument("--head", default="ferplus", choices=["ferplus", "fer2013"])
-    ap.add_argument("--budget-min", type=float, default=9.0, help="wall-time budget per mode")
-    ap.add_argument("--epochs", type=int, default=100, help="epoch cap (the budget usually stops first)")
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--learning-rate", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--builder", default="emolib.models.compact:compact_cnn",
-                    help="module:function building the model (num_classes=, input_shape=)")
     ap.add_argument("--limit-train", type=int, default=0, help="use only the first N Training rows")
     ap.add_argument("--limit-val", type=int, default=0, help="use only the first N PublicTest rows")
-    ap.add_argument("--results-dir", type=Path, default=None, help="default: the repository's results/")
     ap.add_argument("--name", default="ferplus_modes")
-    ap.add_argument("--verbose", type=int, default=2)
     args = ap.parse_args(argv)
+    setup_tensorflow(args.onednn)
 
     from emolib.data import ferplus_to_fer2013_labels
     from emolib.data.cache import file_sha256

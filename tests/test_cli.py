@@ -173,11 +173,15 @@ def test_usage_errors_exit_2(capsys):
 def test_version_and_about_show_the_default_models_provenance(capsys):
     code, out, _ = run_cli(capsys, "--version")
     assert code == EXIT_OK and "emolib 0.1.0" in out and "default model" in out
+    from emolib.models.pretrained import load_default_model
+
     code, out, _ = run_cli(capsys, "about")
-    assert code == EXIT_OK
+    assert code == EXIT_OK and load_default_model().about() in out
+    assert "FER2013" in out and "accuracy" in out
+    assert run_cli(capsys, "--about")[1] == out
+    code, out, _ = run_cli(capsys, "about", "--model", "fer")
     for fact in ("mini-Xception", "FER2013", "65.6 %", "MIT"):
         assert fact in out
-    assert run_cli(capsys, "--about")[1] == out
 
 
 def test_bad_model_file_exits_1(capsys, photos, tmp_path):

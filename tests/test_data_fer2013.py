@@ -200,3 +200,46 @@ def test_errors_survive_worker_processes(tmp_path):
     with pytest.raises(DataFormatError) as err:
         parse_fer2013_csv(path, progress=False, workers=2, chunk_rows=3)
     assert err.value.row == 7 and err.value.field == "pixels"
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 4, 1000])
+def test_streamed_gzip_pieces_keep_row_order_and_numbers(tmp_path, chunk_rows):
+    from emolib.data.fer2013 import parse_fer2013_csv
+
+    many = [(i % 7, pixel_string(i), ("Training", "PublicTest")[i % 2]) for i in range(13)]
+    images, labels, usage = parse_fer2013_csv(write_csv(tmp_path / "f.csv.gz", many, gz=True),
+                                              progress=False, workers=1, chunk_rows=chunk_rows)
+    assert labels.tolist() == [r[0] for r in many] and usage.tolist() == [r[2] for r in many]
+    assert [img.ravel().tolist() for img in images] == [list(map(int, r[1].split())) for r in many]
+
+    bad = many[:11] + [(2, pixel_string(2, replace="x7"), "Training")] + many[12:]
+    with pytest.raises(DataFormatError) as err:
+        parse_fer2013_csv(write_csv(tmp_path / "g.csv.gz", bad, gz=True), progress=False,
+                          workers=1, chunk_rows=chunk_rows)
+    assert err.value.row == 12 and "x7" in str(err.value)
+
+
+def test_crlf_and_trailing_blank_lines_are_accepted_but_inner_blank_lines_are_not(tmp_path, rows):
+    from emolib.data.fer2013 import parse_fer2013_csv
+
+    text = HEADER + "".join(f"{e},{p},{u}\n" for e, p, u in rows)
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(text.replace("\n", "\r\n").encode() + b"\r\n\r\n  \n")
+    _, labels, usage = parse_fer2013_csv(path, progress=False, workers=1, chunk_rows=2)
+    assert labels.tolist() == [r[0] for r in rows] and usage.tolist() == [r[2] for r in rows]
+
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join(lines[:4] + ["\n"] + lines[4:]))
+    with pytest.raises(DataFormatError) as err:
+        parse_fer2013_csv(path, progress=False, workers=1, chunk_rows=2)
+    assert err.value.row == 4
+
+
+def test_gzip_cut_after_some_pieces_is_still_rejected(tmp_path):
+    many = [(i % 7, pixel_string(i), "Training") for i in range(30)]
+    path = write_csv(tmp_path / "f.csv.gz", many, gz=True)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) * 2 // 3])
+    from emolib.data.fer2013 import parse_fer2013_csv
+
+    with pytest.raises(DataFormatError, match="gzip"):
+        parse_fer2013_csv(path, progress=False, workers=2, chunk_rows=2)

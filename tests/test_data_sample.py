@@ -59,6 +59,18 @@ def test_group_scenes_have_non_overlapping_boxes_inside_the_image():
                 assert not (x < x2 + w2 and x2 < x + bw and y < y2 + h2 and y2 < y + bh)
 
 
+@pytest.mark.parametrize("n_faces", [0, 1, 7, 50])
+def test_crowd_scenes_hold_exactly_the_faces_asked_for(n_faces):
+    from emolib.data.sample import crowd_scene
+
+    scene = crowd_scene(n_faces, seed=3, label=2)
+    h, w = scene.image.shape[:2]
+    assert scene.boxes.shape == (n_faces, 4) and len(scene.face_labels) == n_faces and scene.label == 2
+    for x, y, bw, bh in scene.boxes:
+        assert x + bw <= w and y + bh <= h and scene.image[y:y + bh, x:x + bw].std() > 5  # a face, not background
+    assert np.array_equal(crowd_scene(n_faces, seed=3).image, scene.image)
+
+
 def test_clips_are_real_videos_opencv_reads_back(tmp_path):
     clips = write_sample_clips(tmp_path, n=8, seed=0, frames=(5, 9))
     assert len(clips) == 8 and {AFEW_CLASSES[c] for _, c in clips} == set(AFEW_CLASSES)

@@ -2,26 +2,11 @@
 import numpy as np
 import pytest
 
-from emolib.data.sample import GroupScene, render_face, sample_faces, sample_group_scenes
+from emolib.data.sample import crowd_scene, sample_faces, sample_group_scenes
 from emolib.group import (VARIANTS, FaceAttention, GroupAttentionClassifier, SceneFaceExtractor,
                           attention_weights_model, build_attention_model, group_inputs,
                           load_attention_model, pretrain_face_encoder)
 from emolib.group.attention import call_in_chunks
-
-
-def crowd_scene(n_faces: int, seed: int = 0, label: int = 0) -> GroupScene:
-    """A scene with ``n_faces`` faces on a grid (the sample generator caps faces at 6)."""
-    rng = np.random.default_rng(seed)
-    cols = max(1, int(np.ceil(np.sqrt(n_faces * 1.5))))
-    rows = max(1, int(np.ceil(n_faces / cols)))
-    img = np.full((rows * 44 + 4, cols * 44 + 4, 3), 120, np.uint8)
-    boxes = []
-    for k in range(n_faces):
-        y, x = 4 + 44 * (k // cols), 4 + 44 * (k % cols)
-        img[y:y + 40, x:x + 40] = render_face(int(rng.integers(7)), rng=int(rng.integers(2**31)),
-                                              size=40, rgb=True)
-        boxes.append((x, y, 40, 40))
-    return GroupScene(img, np.array(boxes, np.int64).reshape(-1, 4), np.zeros(n_faces, np.int64), label)
 
 
 def _layer_inputs(variant_dim=8, max_faces=5, counts=(0, 1, 3, 5), seed=0):

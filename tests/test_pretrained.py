@@ -161,3 +161,24 @@ def test_bad_metadata_json_is_refused(tmp_path):
     (tmp_path / "m.json").write_text("{not json")
     with pytest.raises(WeightsError, match="m.json"):
         load_model(path)
+
+
+def test_tta_flip_metadata_averages_each_crop_with_its_mirror(tmp_path):
+    import keras
+
+    from emolib.models.saving import save_model
+
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs))
+    net = keras.Model(inputs, outputs)
+    crop = np.random.default_rng(0).integers(0, 256, (8, 8)).astype(np.uint8)
+    plain = load_model(save_model(net, tmp_path / "plain.keras", classes=("a", "b", "c"),
+                                  preprocessing="none", input_size=8))
+    flipped = load_model(save_model(net, tmp_path / "flip.keras", classes=("a", "b", "c"),
+                                    preprocessing="none", input_size=8, tta_flip=True))
+    assert not plain.tta_flip and flipped.tta_flip and "mirrored" in flipped.about()
+    x = crop[None, :, :, None].astype(np.float32)
+    expected = (np.asarray(net(x)) + np.asarray(net(x[:, :, ::-1]))) / 2
+    np.testing.assert_allclose(flipped.predict_proba([crop]), expected, atol=1e-5)
+    assert not np.allclose(plain.predict_proba([crop]), expected, atol=1e-4)

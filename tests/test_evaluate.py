@@ -1,0 +1,75 @@
+"""emolib.evaluate: metrics, result files and the tables of the results chapter."""
+import json
+
+import numpy as np
+import pytest
+
+from emolib.evaluate import (classification_summary, metric_table, provenance, provenance_table,
+                             read_results, write_result)
+
+
+def test_classification_summary_counts_by_hand():
+    s = classification_summary([0, 0, 1, 2], [0, 1, 1, 1], ["a", "b", "c"])
+    assert s["n"] == 4 and s["accuracy"] == 0.5
+    assert s["confusion"] == [[1, 1, 0], [0, 1, 0], [0, 1, 0]]
+    # F1: a = 2*1*0.5/1.5, b = 2*(1/3)*1/(4/3) = 0.5, c = 0
+    assert s["per_class_f1"] == pytest.approx({"a": 2 / 3, "b": 0.5, "c": 0.0})
+    assert s["macro_f1"] == pytest.approx((2 / 3 + 0.5) / 3)
+
+
+def test_result_files_round_trip_with_provenance(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("x\n")
+    info = provenance(data, wall_time_s=90.0)
+    path = write_result("run", {"accuracy": 0.7}, info, results_dir=tmp_path / "results")
+    assert path.name == "run.json" and not list(path.parent.glob("*.tmp"))
+    docs = read_results(tmp_path / "results")
+    assert docs["run"]["result"] == {"accuracy": 0.7}
+    import hashlib
+    assert docs["run"]["provenance"]["data"]["sha256"] == hashlib.sha256(b"x\n").hexdigest()
+    table = provenance_table(docs)
+    assert table.loc["run", "wall min"] == 1.5 and table.loc["run", "profile"] == "full"
+    assert table.loc["run", "sha256"] == info["data"]["sha256"][:12]
+
+
+def test_metric_table_finds_nested_metrics_and_skips_history():
+    results = {
+        "one": {"result": {"accuracy": 0.6, "n": 10, "history": {"accuracy": 0.1}}},
+        "many": {"result": {"methods": {"ros": {"accuracy": 0.5, "macro_f1": 0.4},
+                                        "smote": {"accuracy": 0.55}}, "note": "text"}},
+        "none": {"result": {"text": "no metrics"}},
+    }
+    table = metric_table(results)
+    assert sorted(table.index) == [("many", "methods/ros"), ("many", "methods/smote"), ("one", "(headline)")]
+    assert table.loc[("many", "methods/ros"), "macro_f1"] == 0.4
+    assert np.isnan(table.loc[("many", "methods/smote"), "macro_f1"])
+    assert table.loc[("one", "(headline)"), "n"] == 10
+
+
+def test_empty_results_give_empty_tables(tmp_path):
+    assert read_results(tmp_path) == {}
+    assert len(provenance_table({})) == 0 and len(metric_table({})) == 0
+
+
+def test_ferplus_modes_and_ensemble_tables_read_the_benchmark_layout():
+    from emolib.evaluate import ensemble_table, ferplus_modes_table
+
+    modes = {"modes": {m: {"kept_training_rows": k, "epochs_run": 3, "publictest_fer2013_label_accuracy": 0.5,
+                           "publictest_majority": {"accuracy": a, "macro_f1": a / 2}}
+                       for m, k, a in [("majority", 100, 0.7), ("crossentropy", 120, 0.8)]}}
+    table = ferplus_modes_table(modes)
+    assert list(table.index) == ["majority", "crossentropy"]
+    assert table.loc["crossentropy", "PublicTest majority accuracy"] == 0.8
+    assert table.loc["majority", "kept Training rows"] == 100
+
+    summary = {"accuracy": 0.6, "macro_f1": 0.5}
+    ens = {"members": {"a": {**summary, "heldout_accuracy": 0.61}, "b": {**summary, "accuracy": 0.55}},
+           "ensembles": {"mean": {**summary, "accuracy": 0.65}},
+           "beats_best_member": {"mean": True},
+           "reference_fer_package_model": {"accuracy": 0.64, "macro_f1": 0.6},
+           "reference_cpu_track_model": {"publictest_accuracy": 0.66}}
+    table = ensemble_table(ens)
+    assert list(table.index) == ["member: a", "member: b", "ensemble: mean",
+                                 "reference: fer package model", "reference: CPU-track model, 60 min"]
+    assert table.loc["ensemble: mean", "beats every member"] is True
+    assert table.loc["member: b", "PublicTest accuracy"] == 0.55

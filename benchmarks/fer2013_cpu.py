@@ -4,7 +4,7 @@ Usage:
     python benchmarks/fer2013_cpu.py --data ../shared/data/fer2013/fer2013.csv.gz --minutes 60
     python benchmarks/fer2013_cpu.py --data PATH --minutes 3 --balance ros --out /tmp/try.keras --no-write
     python benchmarks/fer2013_cpu.py --data PATH --compare all --minutes 3      # balancing comparison
-    python benchmarks/fer2013_cpu.py --evaluate models/fer2013_cpu.keras --data PATH [--usage PrivateTest]
+    python benchmarks/fer2013_cpu.py --evaluate emolib/assets/models/fer2013_cpu.keras --data PATH [--usage PrivateTest]
 
 Training: the model learns on the Training rows; the best epoch is selected on PublicTest (so
 PublicTest accuracy is a selected, slightly optimistic number; PrivateTest, when the file has
@@ -58,11 +58,11 @@ def parse_args(argv=None):
                     help="no test-time flip (default: average each face with its mirror)")
     ap.add_argument("--no-baseline", dest="baseline", action="store_false",
                     help="skip the fer package baseline")
-    ap.add_argument("--out", default=str(ROOT / "models" / "fer2013_cpu.keras"),
-                    help="where to save the trained model (default models/fer2013_cpu.keras)")
+    ap.add_argument("--out", default=str(ROOT / "emolib" / "assets" / "models" / "fer2013_cpu.keras"),
+                    help="where to save the trained model (default emolib/assets/models/fer2013_cpu.keras)")
     ap.add_argument("--name", default=None,
                     help="result name (default fer2013_cpu, or fer2013_balancing with --compare)")
-    ap.add_argument("--results-dir", default=str(ROOT / "results"))
+    ap.add_argument("--results-dir", default=str(ROOT / "emolib" / "assets" / "results"))
     ap.add_argument("--no-write", dest="write", action="store_false",
                     help="write no result JSON, plots, model or card (a quick check)")
     ap.add_argument("--no-onednn", dest="onednn", action="store_false",

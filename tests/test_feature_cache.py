@@ -129,3 +129,14 @@ def test_rejects_float_faces_naming_the_dtype(net, tmp_path):
 def test_unknown_backbone_name_is_refused(faces, tmp_path):
     with pytest.raises(ValueError, match="backbone"):
         extract_features("vggface", faces, progress=False, cache_dir=tmp_path)
+
+
+def test_dlib_resnet_gives_cached_128_d_descriptors(tmp_path):
+    pytest.importorskip("dlib")
+    from skimage import data
+
+    crop = np.ascontiguousarray(data.astronaut()[64:171, 182:265][:100, :80])
+    faces = np.stack([crop, crop[:, ::-1]])
+    a = extract_features("dlib_resnet", faces, size=100, progress=False, cache_dir=tmp_path)
+    assert a.shape == (2, 128) and np.isfinite(a).all()
+    assert len(list(tmp_path.glob("dlib_resnet-*.npz"))) == 1

@@ -86,8 +86,14 @@ def get_extractor(backbone, *, layer: str | None = None, size: int = 96, weights
         from ..models.facenet import FaceNet, get_weights_file, preprocess_input
 
         path = get_weights_file() if weights == "pretrained" else Path(weights)
-        model = FaceNet(include_top=False, weights=path, input_shape=(size, size, 3), pooling="avg")
-        return Extractor("facenet", file_sha256(path), _keras_fn(model, layer, preprocess_input))
+        built = []          # the network is built on the first batch, so a cache hit skips it
+
+        def fn(batch):
+            if not built:
+                model = FaceNet(include_top=False, weights=path, input_shape=(size, size, 3), pooling="avg")
+                built.append(_keras_fn(model, layer, preprocess_input))
+            return built[0](batch)
+        return Extractor("facenet", file_sha256(path), fn)
     if backbone == "dlib_resnet":
         from ..data.cache import file_sha256
         from .face_id import FaceIDExtractor, face_id_model_paths

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..config import emolib_home
 from ..data.download import _sha256
-from ..errors import DownloadError
+from ..errors import DownloadError, WeightsError
 
 __all__ = ["FaceNet", "preprocess_input", "ScaledResidual", "PerImageStandardization",
            "download_facenet_weights", "get_weights_file", "DEFAULT_SIZE", "MIN_SIZE",
@@ -163,9 +163,22 @@ def download_facenet_weights(cache_dir: str | os.PathLike | None = None, *, forc
 
 
 def get_weights_file(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cached weight file, downloaded first when missing (see :func:`download_facenet_weights`)."""
+    """The cached weight file, downloaded first when missing (see :func:`download_facenet_weights`).
+
+    Raises:
+        WeightsError: the cached file's sha256 is not :data:`WEIGHTS_SHA256` (the hash is
+            memoised by size and modification time, so an unchanged file is read once).
+    """
+    from ..data.cache import file_sha256
+
     dest = _cache_file(cache_dir)
-    return dest if dest.is_file() else download_facenet_weights(cache_dir)
+    if not dest.is_file():
+        return download_facenet_weights(cache_dir)
+    got = file_sha256(dest)
+    if got != WEIGHTS_SHA256:
+        raise WeightsError(dest, f"sha256 {got}, expected {WEIGHTS_SHA256}; delete it and run "
+                                 f"'python -m emolib.models.facenet download'")
+    return dest
 
 
 # ----------------------------------------------------------------------------------------------

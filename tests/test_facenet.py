@@ -18,6 +18,10 @@ SIZE = facenet.MIN_SIZE  # the smallest input keeps the tests fast; weight shape
 # Measured once on the real facenet_keras.h5 (sha256 6acdd8fb...a0af) by summing the sizes of every
 # dataset under its model_weights group with h5py (BatchNorm moving statistics included).
 ORIGINAL_PARAMETERS = 22_808_144
+# The same file's weights, as sha256(json.dumps(sorted([layer, weight, shape] ...))) with the weight
+# name cut to its last part ("Conv2d_1a_3x3_BatchNorm/beta:0" -> "beta"): 490 tensors, so every
+# layer name, weight and shape of the port is the original's (random-weight fixtures cannot show it).
+ORIGINAL_WEIGHTS_FINGERPRINT = "43ed19e07c9c71ef80f85cc5d4edbf006f9f75c6849c068cb526af95e5247993"
 
 
 def write_keras2_file(model, path, *, whole_model: bool = True, seed: int = 0, shape_override=None):
@@ -125,6 +129,19 @@ def test_failed_load_leaves_the_model_untouched(small_model, tmp_path):
 
 def test_parameter_count_equals_the_original_file(small_model):
     assert small_model.count_params() == ORIGINAL_PARAMETERS
+
+
+def test_layer_names_weights_and_shapes_are_those_of_the_original_file(small_model):
+    import hashlib
+
+    items = sorted([layer.name, var.name, list(var.shape)] for layer in small_model.layers for var in layer.weights)
+    assert len(items) == 490
+    assert hashlib.sha256(json.dumps(items).encode()).hexdigest() == ORIGINAL_WEIGHTS_FINGERPRINT
+
+
+def test_only_the_last_block_has_no_activation(small_model):
+    names = {layer.name for layer in small_model.layers}
+    assert "Block8_5_Activation" in names and "Block8_6_Activation" not in names
 
 
 def test_has_the_21_scaled_residual_layers_of_the_original(small_model):

@@ -74,7 +74,7 @@ def faces(size: int):
     x, y, w, h = detect(image, method="haar")[0].box
     m = int(0.2 * max(w, h))
     crop = image[max(0, y - m):y + h + m, max(0, x - m):x + w + m]
-    resize = lambda a: np.asarray(Image.fromarray(a).resize((size, size), Image.BICUBIC))  # noqa: E731
+    resize = lambda a: np.asarray(Image.fromarray(a).resize((size, size), Image.BICUBIC))
     astro = resize(crop)
     lfw = (skimage.data.lfw_subset()[:100] * 255).round().astype(np.uint8)
     others = np.stack([np.repeat(resize(g)[..., None], 3, axis=-1) for g in lfw])
@@ -90,7 +90,7 @@ def identity(model, size: int) -> dict:
     e = model.predict(preprocess_input(np.concatenate([astro[None], mirror[None], others])), verbose=0)
     return {"size": size, "cos_astronaut_mirror": round(float(e[0] @ e[1]), 4),
             "mean_cos_lfw_vs_astronaut": round(float((e[2:] @ e[0]).mean()), 4),
-            "n_lfw": int(len(others))}
+            "n_lfw": len(others)}
 
 
 def speed(weights: Path, data_dir: Path, n: int) -> dict:
@@ -131,7 +131,12 @@ def main(argv=None) -> dict:
     import numpy as np
 
     from emolib.evaluate import provenance, write_result
-    from emolib.models.facenet import WEIGHTS_SHA256, FaceNet, get_weights_file, preprocess_input
+    from emolib.models.facenet import (
+        WEIGHTS_SHA256,
+        FaceNet,
+        get_weights_file,
+        preprocess_input,
+    )
 
     start = time.time()
     weights = args.weights or get_weights_file()
@@ -145,7 +150,7 @@ def main(argv=None) -> dict:
     ours = port.predict(x, verbose=0)
     diff = float(np.abs(ref - ours).max())
     result = {
-        "equivalence": {"lambda_layers_replaced": replaced, "faces": int(len(x)),
+        "equivalence": {"lambda_layers_replaced": replaced, "faces": len(x),
                         "max_abs_diff_embedding": diff, "tolerance": 1e-4, "passed": diff <= 1e-4},
         "identity_160": identity(port, 160),
         "identity_96": identity(FaceNet(weights=weights, input_shape=(96, 96, 3)), 96),

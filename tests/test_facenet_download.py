@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("keras")
 
-from emolib.errors import DownloadError  # noqa: E402
-from emolib.models import facenet  # noqa: E402
+from emolib.errors import DownloadError
+from emolib.models import facenet
 
 FAKE_H5 = b"\x89HDF\r\n\x1a\n fake facenet weights"
 

@@ -14,17 +14,23 @@ import logging
 import os
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..config import emolib_home
 from ..errors import ImageReadError
 
-__all__ = ["Extractor", "get_extractor", "extract_features", "feature_cache_key", "AUGMENTS",
-           "CACHE_SUBDIR"]
+__all__ = [
+    "AUGMENTS",
+    "CACHE_SUBDIR",
+    "Extractor",
+    "extract_features",
+    "feature_cache_key",
+    "get_extractor",
+]
 
 log = logging.getLogger(__name__)
 CACHE_SUBDIR = "features"

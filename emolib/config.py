@@ -1,7 +1,9 @@
-"""Run profiles: one code path, two sizes.
+"""Run profiles: one code path, three sizes.
 
-``sample`` (the default) runs offline in seconds on embedded data; ``full`` runs the same
-notebooks on the real datasets with real weights (Colab GPU, or a CPU budget).
+``sample`` (the default) runs offline in seconds on embedded data; ``local`` runs the same
+notebooks on the real datasets on a CPU, with the FaceNet weights that reach an offline machine
+through the package index, at 96 px and within minute budgets; ``full`` uses the real datasets
+and VGGFace weights at 224 px, sized for a Colab GPU.
 """
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ class Profile:
     image_size: int        # input size for VGGFace-style backbones
     epochs: int
     batch_size: int
-    weights: str | None    # "vggface" (download rcmalli files) or None (random init)
+    weights: str | None    # "vggface" (rcmalli files), "facenet" (emolib.models.facenet) or None (random)
     progress: bool         # tqdm bars and Keras verbosity
     n_scenes: int          # group scenes (sample profile)
     n_clips: int           # video clips (sample profile)
     seed: int = 0
+    budget_min: float | None = None   # wall-clock minutes per training run (CPU profiles); None: none
 
     @property
     def is_sample(self) -> bool:
@@ -43,6 +46,13 @@ PROFILES: dict[str, Profile] = {
         name="sample", data="embedded", n_faces=1400, image_size=48, epochs=3, batch_size=64,
         weights=None, progress=False, n_scenes=120, n_clips=70,
     ),
+    # Real data on this 2-core CPU: FaceNet AvgPool features of all 32,298 faces take ~4 min at
+    # 96 px (benchmarks/facenet_check.py --speed); a whole-network fine-tuning epoch on 12,000
+    # faces took ~6 min when measured here.
+    "local": Profile(
+        name="local", data="real", n_faces=0, image_size=96, epochs=3, batch_size=32,
+        weights="facenet", progress=True, n_scenes=0, n_clips=0, budget_min=30.0,
+    ),
     "full": Profile(
         name="full", data="real", n_faces=0, image_size=224, epochs=15, batch_size=64,
         weights="vggface", progress=True, n_scenes=0, n_clips=0,
@@ -51,7 +61,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def profile(name: str = "sample", **overrides) -> Profile:
-    """Return the settings of profile ``name`` ("sample" or "full"), with optional overrides.
+    """Return the settings of profile ``name`` ("sample", "local" or "full"), with optional overrides.
 
     >>> profile("sample").data
     'embedded'

@@ -26,3 +26,10 @@ def test_overrides_apply_and_unknown_settings_fail():
 def test_emolib_home_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("EMOLIB_HOME", str(tmp_path / "cache"))
     assert emolib_home() == tmp_path / "cache" and (tmp_path / "cache").is_dir()
+
+
+def test_local_uses_real_data_facenet_weights_and_a_cpu_budget():
+    p = profile("local")
+    assert p.data == "real" and p.weights == "facenet" and p.image_size == 96
+    assert p.budget_min and p.budget_min > 0 and not p.is_sample
+    assert profile("full").budget_min is None

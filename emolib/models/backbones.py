@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["BACKBONES", "Backbone", "build_backbone"]
+__all__ = ["BACKBONES", "FROZEN_EXTRACTORS", "Backbone", "build_backbone"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,13 @@ BACKBONES = {
     "vgg16_imagenet": ("caffe_imagenet", "vggface1", "imagenet", 32),
     "efficientnetb3": ("none", "vggface1", "imagenet", 32),
     "efficientnetb4": ("none", "vggface1", "imagenet", 32),
+    # FaceNet standardises each image inside the model (layer Standardize), so it takes RGB 0-255.
+    "facenet": ("none", "vggface1", "facenet", 75),
 }
+
+# Frozen extractors: real face-ID networks that cannot be fine-tuned from Python; use them
+# through emolib.features.cache.extract_features. name -> output dimension
+FROZEN_EXTRACTORS = {"dlib_resnet": 128}
 
 
 def build_backbone(name: str = "vggface_vgg16", input_size: int = 224,
@@ -45,13 +51,17 @@ def build_backbone(name: str = "vggface_vgg16", input_size: int = 224,
 
     Args:
         name: ``vggface_vgg16``, ``vggface_resnet50``, ``vggface_senet50`` (emolib's VGGFace),
-            ``vgg16_imagenet``, ``efficientnetb3``, ``efficientnetb4`` (``keras.applications``).
+            ``vgg16_imagenet``, ``efficientnetb3``, ``efficientnetb4`` (``keras.applications``),
+            ``facenet`` (emolib's FaceNet, Inception-ResNet-v1; see :mod:`emolib.models.facenet`).
         input_size: side of the square RGB input.
-        weights: ``None`` (random init), ``"pretrained"`` (VGGFace or ImageNet weights, downloaded
-            on first use), or a weight file path.
+        weights: ``None`` (random init), ``"pretrained"`` (VGGFace, ImageNet or FaceNet weights,
+            downloaded on first use), or a weight file path.
     """
     import keras
 
+    if name in FROZEN_EXTRACTORS:
+        raise ValueError(f"name: {name} is a frozen feature extractor, not a trainable backbone; use "
+                         f"emolib.features.cache.extract_features({name!r}, faces)")
     if name not in BACKBONES:
         raise ValueError(f"name: expected one of {sorted(BACKBONES)}, got {name!r}")
     preprocessing, head, kind, min_size = BACKBONES[name]
@@ -63,6 +73,11 @@ def build_backbone(name: str = "vggface_vgg16", input_size: int = 224,
         from .vggface import VGGFace
 
         model = VGGFace(name.split("_", 1)[1], include_top=False, weights=pretrained, input_shape=shape)
+    elif name == "facenet":
+        from .facenet import FaceNet
+
+        model = FaceNet(include_top=False, weights=pretrained, input_shape=shape, pooling=None,
+                        standardize=True)
     else:
         build = {"vgg16_imagenet": keras.applications.VGG16,
                  "efficientnetb3": keras.applications.EfficientNetB3,

@@ -118,7 +118,12 @@ def block_index(layer_name: str) -> int | None:
         m = pattern.match(layer_name)
         if m:
             return int(m.group(1))
-    return None
+    return next((b for prefix, b in _FACENET_BLOCKS if layer_name.startswith(prefix)), None)
+
+
+# FaceNet (Inception-ResNet-v1) stages, bottom to top; "Block8_" must not be read as "Block8x".
+_FACENET_BLOCKS = (("Conv2d_", 1), ("Block35_", 2), ("Mixed_6a", 3), ("Block17_", 4),
+                   ("Mixed_7a", 5), ("Block8_", 6))
 
 
 def set_trainable(backbone, unfreeze: int | str, *, train_batchnorm: bool = False) -> list[str]:

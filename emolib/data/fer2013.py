@@ -32,7 +32,7 @@ __all__ = ["load_fer2013", "parse_fer2013_csv", "FER2013_HINT"]
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-FER2013_HINT = ("FER2013 needs a Kaggle account: download 'fer2013.csv' from "
+FER2013_HINT = ("FER2013 needs a Kaggle account: download 'fer2013.tar.gz' (or the 'fer2013.csv' in it) from "
                 "https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge/data "
                 "(or the msambare class-folder copy) and pass its path; see data/README.md")
 _COLUMNS = ("emotion", "pixels", "Usage")

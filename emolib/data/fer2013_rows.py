@@ -69,19 +69,19 @@ def _pixels(piece: bytes, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
         b[lo:hi] = 32
     b[p1[-1]:len(piece)] = 32
     digit = b - np.uint8(48)
-    is_digit = digit < 10
-    if not (is_digit | (b == 32)).all():
-        raise _Irregular
+    is_digit = digit < 10                                   # non-digits wrapped to >= 10
+    if np.count_nonzero(is_digit) + np.count_nonzero(b == 32) != len(b):
+        raise _Irregular                                    # a byte that is neither digit nor space
     end = np.flatnonzero(is_digit[:-1] > is_digit[1:])       # last digit of each token
     counts = np.searchsorted(end, p1) - np.searchsorted(end, p0)
     if (counts != N_PIXELS).any():
         raise _Irregular
-    d1, d2 = is_digit[end - 1], is_digit[end - 2]
-    if (d1 & d2 & is_digit[end - 3]).any():                 # a token of 4 or more digits
-        raise _Irregular
+    if (is_digit[3:] & is_digit[2:-1] & is_digit[1:-2] & is_digit[:-3]).any():
+        raise _Irregular                                    # a token of 4 or more digits
     digit *= is_digit                                       # non-digits count as 0
-    value = (digit[end - 2] * (d1 & d2)).astype(np.uint16) * 100
-    value += (digit[end - 1] * d1).astype(np.uint16) * 10
+    hundreds = digit[:-2] * is_digit[1:-1]                  # the digit 2 before, if 1 before is one too
+    value = hundreds[end - 2].astype(np.uint16) * 100
+    value += digit[end - 1].astype(np.uint16) * 10
     value += digit[end]
     if value.max() > 255:
         raise _Irregular

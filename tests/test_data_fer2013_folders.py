@@ -94,3 +94,11 @@ def test_latin1_label_csv_is_read_with_a_warning_naming_the_offset(tmp_path, cap
         ds = load_fer2013(root)
     assert len(ds) == 1
     assert any("label.csv" in r.getMessage() and "offset 7" in r.getMessage() for r in caplog.records)
+
+
+def test_label_agreement_counts_a_row_without_votes_as_unknown():
+    from emolib.data import label_agreement
+
+    result = label_agreement(np.array([6, 6]), np.array([[0] * 10, [10] + [0] * 9]))   # 6: neutral
+    assert result["argmax"] == 0.5
+    assert result["crosstab"].loc["neutral", "unknown"] == 1

@@ -32,7 +32,7 @@ __all__ = ["load_fer2013", "parse_fer2013_csv", "FER2013_HINT"]
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-FER2013_HINT = ("FER2013 needs a Kaggle account: download 'fer2013.tar.gz' (or the 'fer2013.csv' in it) from "
+FER2013_HINT = ("FER2013 needs a Kaggle account: download 'fer2013.tar.gz' (or the fer2013.csv in it) from "
                 "https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge/data "
                 "(or the msambare class-folder copy) and pass its path; see data/README.md")
 _COLUMNS = ("emotion", "pixels", "Usage")
@@ -187,11 +187,13 @@ def _split_header(source: str, blocks):
     is_cr = text[end] == 13
     cr_only = is_cr and text[end + 1] != 10
     rest = text[end + (2 if is_cr and not cr_only else 1):]
-    if cr_only:
-        fix = (lambda b: b.replace(b"\r", b"\n"))
-    else:
-        fix = (lambda b: b.replace(b"\r", b"") if b"\r" in b else b)
-    return text[:end], (fix(b) for b in _chain(rest, blocks))
+    return text[:end], (_fix_line_ends(b, cr_only) for b in _chain(rest, blocks))
+
+
+def _fix_line_ends(block: bytes, cr_only: bool) -> bytes:
+    if b"\r" not in block:
+        return block
+    return block.replace(b"\r", b"\n") if cr_only else block.replace(b"\r", b"")
 
 
 def _line_end(text: bytes) -> int:

@@ -193,8 +193,9 @@ def label_agreement(fer_labels, votes) -> dict:
     """How often FER+ agrees with the FER2013 labels.
 
     ``argmax``: the FER+ vote argmax (all 10 columns, first on ties) equals the FER2013 label;
-    contempt, unknown and NF count as disagreement. ``majority``: the same over the rows that
-    survive FER+'s majority rule. ``crosstab``: FER2013 label (rows) x FER+ argmax column.
+    contempt, unknown, NF and rows without votes (counted as unknown) are disagreement.
+    ``majority``: the same over the rows that survive FER+'s majority rule. ``crosstab``: FER2013
+    label (rows) x FER+ argmax column.
     """
     import pandas as pd
 
@@ -203,7 +204,7 @@ def label_agreement(fer_labels, votes) -> dict:
     fer_labels, votes = np.asarray(fer_labels), np.asarray(votes)
     if len(fer_labels) != len(votes):
         raise ValueError(f"expected one vote row per label, got {len(votes)} rows for {len(fer_labels)} labels")
-    top = votes.argmax(axis=1)
+    top = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), UNKNOWN)   # no votes: unknown
     mapped = np.where(top < 7, ferplus_to_fer2013_labels(np.minimum(top, 7)), -1)
     maj = ferplus_targets(votes, "majority")
     maj_mapped = ferplus_to_fer2013_labels(maj.distribution.argmax(axis=1))

@@ -82,6 +82,13 @@ def test_quoted_header_and_quoted_fields_are_accepted(tmp_path):
     assert_parses_like_the_plain_csv(path)
 
 
+def test_a_column_named_twice_is_an_error(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text(csv_text(header="emotion,Emotion,pixels,Usage\n", row=lambda e, p, u: f"{e},{e},{p},{u}"))
+    with pytest.raises(DataFormatError, match="twice.csv.*'emotion'.*more than once"):
+        load_fer2013(path, progress=False)
+
+
 def test_missing_usage_column_is_an_error_naming_the_column(tmp_path):
     path = tmp_path / "train.csv"
     path.write_text(csv_text(header="emotion,pixels\n", row=lambda e, p, u: f"{e},{p}"))

@@ -217,14 +217,18 @@ def _parse_header(source: str, line: bytes) -> dict[str, int]:
         raise DataFormatError(source, "a header line 'emotion,pixels,Usage'", row=0, got="an empty file")
     names = [c.strip().strip('"').strip() for c in next(csv.reader([header]))]
     index = {name.lower(): i for i, name in enumerate(names)}
+    twice = [c for c in _COLUMNS if sum(n.lower() == c.lower() for n in names) > 1]
+    if twice:
+        raise DataFormatError(source, "each of the columns 'emotion', 'pixels' and 'Usage' once", row=0,
+                              got=f"{twice} more than once in {header[:60]!r}")
     missing = [c for c in _COLUMNS if c.lower() not in index]
     if missing == ["Usage"]:
         raise DataFormatError(source, "a 'Usage' column (Training/PublicTest/PrivateTest), as in the "
                               "Kaggle competition's fer2013.csv; the later train.csv/test.csv copies "
                               "lack it, so their split is unknown", row=0, got=header)
     if missing:
-        raise DataFormatError(source, "a header with columns 'emotion', 'pixels' and 'Usage'", row=0,
-                              got=f"{header[:60]!r}, missing {missing}")
+        raise DataFormatError(source, "a comma-separated header with columns 'emotion', 'pixels' and "
+                              "'Usage'", row=0, got=f"{header[:60]!r}, missing {missing}")
     return {"n": len(names), **{c: index[c.lower()] for c in _COLUMNS}}
 
 

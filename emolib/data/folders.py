@@ -38,9 +38,11 @@ def _to_uint8(file: Path, im) -> np.ndarray:
         return np.rint(np.asarray(im, np.float64) / 257).astype(np.uint8)
     if im.mode in ("I", "F"):
         a = np.asarray(im, np.float64)
-        if not np.isfinite(a).all() or a.min() < 0:
+        if not np.isfinite(a).all():
+            raise DataFormatError(file, "finite grey values", got=f"mode {im.mode} with NaN or infinity")
+        if a.min() < 0:
             raise DataFormatError(file, "grey values 0-255, 0-65535 or 0.0-1.0",
-                                  got=f"mode {im.mode} values {np.nanmin(a)}..{np.nanmax(a)}")
+                                  got=f"mode {im.mode} values {a.min()}..{a.max()}")
         top = a.max()
         if im.mode == "F" and top <= 1.0:
             a = a * 255

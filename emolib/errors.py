@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from os import PathLike
 
-__all__ = ["EmolibError", "DataFormatError", "DataNotFoundError", "ImageReadError",
+__all__ = ["EmolibError", "DataFormatError", "DataNotFoundError", "DataReadError", "ImageReadError",
            "VideoReadError", "WeightsError", "DownloadError"]
 
 
 class EmolibError(Exception):
     """Base class of emolib's errors."""
 
-    def __reduce__(self):  # keep the message across processes (parsing runs in worker processes)
+    def __reduce__(self):  # keep the message and fields when pickled (e.g. out of a worker process)
         return _rebuild, (type(self), str(self), self.__dict__)
 
 
@@ -52,6 +52,14 @@ class DataNotFoundError(EmolibError, FileNotFoundError):
     def __init__(self, path: str | PathLike, hint: str = ""):
         self.path = path
         super().__init__(f"{path}: no such file or directory" + (f". {hint}" if hint else ""))
+
+
+class DataReadError(EmolibError, OSError):
+    """A data path exists but cannot be read (permissions, a special file): names the path."""
+
+    def __init__(self, path: str | PathLike, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: cannot be read ({reason})")
 
 
 class ImageReadError(EmolibError, ValueError):

@@ -55,13 +55,13 @@ def test_usage_filter_keeps_only_that_split(tmp_path, rows):
     assert len(ds) == 2 and set(ds.usage) == {"PublicTest"}
 
 
-def test_parallel_parse_matches_serial_parse(tmp_path):
+def test_threaded_parse_matches_single_thread_parse(tmp_path):
     from emolib.data.fer2013 import parse_fer2013_csv
 
     many = [(i % 7, pixel_string(i), "Training") for i in range(40)]
     path = write_csv(tmp_path / "f.csv", many)
-    serial = parse_fer2013_csv(path, progress=False, workers=1, chunk_rows=7)
-    parallel = parse_fer2013_csv(path, progress=False, workers=2, chunk_rows=7)
+    serial = parse_fer2013_csv(path, progress=False, workers=1, chunk_bytes=20000)
+    parallel = parse_fer2013_csv(path, progress=False, workers=2, chunk_bytes=20000)
     for a, b in zip(serial, parallel):
         assert np.array_equal(a, b)
 
@@ -192,30 +192,30 @@ def test_unknown_usage_argument_is_rejected(tmp_path, rows):
         load_fer2013(write_csv(tmp_path / "f.csv", rows), usage="Test", progress=False)
 
 
-def test_errors_survive_worker_processes(tmp_path):
+def test_errors_from_parsing_threads_name_row_and_field(tmp_path):
     good = [(i % 7, pixel_string(i), "Training") for i in range(6)]
     path = write_csv(tmp_path / "f.csv", good + [(3, pixel_string(9, 100), "Training")])
     from emolib.data.fer2013 import parse_fer2013_csv
 
     with pytest.raises(DataFormatError) as err:
-        parse_fer2013_csv(path, progress=False, workers=2, chunk_rows=3)
+        parse_fer2013_csv(path, progress=False, workers=2, chunk_bytes=9000)
     assert err.value.row == 7 and err.value.field == "pixels"
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 4, 1000])
-def test_streamed_gzip_pieces_keep_row_order_and_numbers(tmp_path, chunk_rows):
+@pytest.mark.parametrize("chunk_bytes", [1, 30000, 1 << 22])
+def test_streamed_gzip_pieces_keep_row_order_and_numbers(tmp_path, chunk_bytes):
     from emolib.data.fer2013 import parse_fer2013_csv
 
     many = [(i % 7, pixel_string(i), ("Training", "PublicTest")[i % 2]) for i in range(13)]
     images, labels, usage = parse_fer2013_csv(write_csv(tmp_path / "f.csv.gz", many, gz=True),
-                                              progress=False, workers=1, chunk_rows=chunk_rows)
+                                              progress=False, workers=1, chunk_bytes=chunk_bytes)
     assert labels.tolist() == [r[0] for r in many] and usage.tolist() == [r[2] for r in many]
     assert [img.ravel().tolist() for img in images] == [list(map(int, r[1].split())) for r in many]
 
     bad = many[:11] + [(2, pixel_string(2, replace="x7"), "Training")] + many[12:]
     with pytest.raises(DataFormatError) as err:
         parse_fer2013_csv(write_csv(tmp_path / "g.csv.gz", bad, gz=True), progress=False,
-                          workers=1, chunk_rows=chunk_rows)
+                          workers=1, chunk_bytes=chunk_bytes)
     assert err.value.row == 12 and "x7" in str(err.value)
 
 
@@ -225,13 +225,13 @@ def test_crlf_and_trailing_blank_lines_are_accepted_but_inner_blank_lines_are_no
     text = HEADER + "".join(f"{e},{p},{u}\n" for e, p, u in rows)
     path = tmp_path / "crlf.csv"
     path.write_bytes(text.replace("\n", "\r\n").encode() + b"\r\n\r\n  \n")
-    _, labels, usage = parse_fer2013_csv(path, progress=False, workers=1, chunk_rows=2)
+    _, labels, usage = parse_fer2013_csv(path, progress=False, workers=1, chunk_bytes=5000)
     assert labels.tolist() == [r[0] for r in rows] and usage.tolist() == [r[2] for r in rows]
 
     lines = text.splitlines(keepends=True)
     path.write_text("".join(lines[:4] + ["\n"] + lines[4:]))
     with pytest.raises(DataFormatError) as err:
-        parse_fer2013_csv(path, progress=False, workers=1, chunk_rows=2)
+        parse_fer2013_csv(path, progress=False, workers=1, chunk_bytes=5000)
     assert err.value.row == 4
 
 
@@ -242,4 +242,4 @@ def test_gzip_cut_after_some_pieces_is_still_rejected(tmp_path):
     from emolib.data.fer2013 import parse_fer2013_csv
 
     with pytest.raises(DataFormatError, match="gzip"):
-        parse_fer2013_csv(path, progress=False, workers=2, chunk_rows=2)
+        parse_fer2013_csv(path, progress=False, workers=2, chunk_bytes=5000)

@@ -62,3 +62,34 @@ def test_more_than_ten_votes_is_rejected(tmp_path):
 def test_missing_vote_file_says_how_to_get_it(tmp_path):
     with pytest.raises(DataNotFoundError, match="download_ferplus_labels"):
         load_ferplus_votes(tmp_path / "fer2013new.csv")
+
+
+def test_vote_file_with_bom_and_quoted_header_is_read(tmp_path):
+    quoted = ",".join(f'"{c}"' for c in HEADER.strip().split(",")) + "\n"
+    path = tmp_path / "v.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (quoted + "Training,fer0000000.png,10,0,0,0,0,0,0,0,0,0\n").encode())
+    votes, usage = load_ferplus_votes(path, return_usage=True)
+    assert votes.tolist() == [[10] + [0] * 9] and usage.tolist() == ["Training"]
+
+
+def test_latin1_vote_file_is_read_with_a_warning_naming_file_and_offset(tmp_path, caplog):
+    import logging
+
+    path = tmp_path / "fer2013new.csv"
+    path.write_bytes((HEADER + "Training,visage_é.png,0,10,0,0,0,0,0,0,0,0\n").encode("latin-1"))
+    with caplog.at_level(logging.WARNING, logger="emolib"):
+        votes = load_ferplus_votes(path)
+    assert votes.tolist() == [[0, 10] + [0] * 8]
+    offset = len(HEADER) + len("Training,visage_")
+    assert any("fer2013new.csv" in r.getMessage() and f"offset {offset}" in r.getMessage() for r in caplog.records)
+
+
+def test_utf16_vote_file_is_read(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_text(HEADER + "PublicTest,a,0,0,10,0,0,0,0,0,0,0\n", encoding="utf-16")
+    assert load_ferplus_votes(path).tolist() == [[0, 0, 10] + [0] * 7]
+
+
+def test_vote_folder_instead_of_file_is_rejected(tmp_path):
+    with pytest.raises(DataFormatError, match="not a folder"):
+        load_ferplus_votes(tmp_path)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError
-from .sample import AFEW_CLASSES
+from .classes import AFEW_CLASSES
 
 __all__ = ["AFEW_CLASSES", "AFEW_SPLITS", "AFEW_COUNTS", "AfewClips", "load_afew", "find_afew",
            "AFEW_HINT"]

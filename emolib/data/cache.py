@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..config import emolib_home
 
-__all__ = ["file_sha256", "cache_dir", "load_cached", "save_cached"]
+__all__ = ["file_sha256", "cache_dir", "load_cached", "save_cached", "remove_cached"]
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir(kind: str = "arrays") -> Path:
@@ -47,15 +51,27 @@ def _atomic_write(target: Path, data: bytes) -> None:
 
 
 def load_cached(key: str) -> dict[str, np.ndarray] | None:
-    """Arrays saved under ``key``, or None. A damaged cache entry is ignored (and rebuilt)."""
+    """Arrays saved under ``key``, or None.
+
+    A damaged entry (truncated, or not an ``.npz`` of plain arrays) is logged as a warning and
+    deleted, so the caller rebuilds it.
+    """
     path = cache_dir() / f"{key}.npz"
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, AttributeError) as e:
+        log.warning("damaged cache file %s (%s: %s); deleting it, it will be rebuilt",
+                    path, type(e).__name__, e)
+        remove_cached(key)
         return None
+
+
+def remove_cached(key: str) -> None:
+    """Delete the entry saved under ``key``, if any."""
+    (cache_dir() / f"{key}.npz").unlink(missing_ok=True)
 
 
 def save_cached(key: str, **arrays: np.ndarray) -> Path:

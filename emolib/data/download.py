@@ -23,7 +23,8 @@ _INSTRUCTIONS = {
         "     Facial Expression Recognition Challenge'.\n"
         "  2. Download fer2013.tar.gz (it holds fer2013.csv, 35,887 rows) or run\n"
         "     `kaggle competitions download -c challenges-in-representation-learning-facial-expression-recognition-challenge`.\n"
-        "  3. Pass the CSV's path: load_fer2013('/path/to/fer2013.csv') or DATA_DIR in a notebook."),
+        "  3. Pass its path, the tarball itself or the CSV inside: load_fer2013('/path/to/fer2013.tar.gz'),\n"
+        "     or set DATA_DIR in a notebook."),
     "ferplus": "Run emolib.data.download_ferplus_labels() (MIT licence, sha256-checked).",
     "gaf": (
         "EmotiW GAF (Group Affect Database 3.0) is given on request by the EmotiW organisers\n"

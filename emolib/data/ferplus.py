@@ -34,13 +34,21 @@ def load_ferplus_votes(path: str | os.PathLike, *, return_usage: bool = False):
     Columns follow the file: neutral, happiness, surprise, sadness, anger, disgust, fear,
     contempt, unknown, NF. With ``return_usage=True`` also returns the N Usage strings.
     """
+    import io
+
     import pandas as pd
+
+    from .textio import read_small_text
 
     path = Path(path).expanduser()
     if not path.exists():
         raise DataNotFoundError(path, _HINT)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if path.is_dir():
+        raise DataFormatError(path, "the file fer2013new.csv, not a folder", got="a folder")
+    try:   # UTF-8 with or without BOM, UTF-16/32 by BOM, else Latin-1 with a warning
+        table = pd.read_csv(io.StringIO(read_small_text(path)), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as e:
+        raise DataFormatError(path, "a CSV with 12 fields per row", got=str(e).strip()) from None
     except pd.errors.EmptyDataError:
         raise DataFormatError(path, "a header 'Usage,Image name,neutral,...,NF'", row=0,
                               got="an empty file") from None
@@ -102,6 +110,8 @@ def _row_distribution(v: np.ndarray, mode: str) -> np.ndarray:
     size = len(v)
     unknown = np.zeros(size)
     unknown[UNKNOWN] = 1.0
+    if v.sum() == 0:                                       # no votes at all: unknown, never neutral
+        return unknown
     raw = np.where(v <= 1, 0.0, v.astype(float))          # outliers: single votes removed
     total = raw.sum()
     out = np.zeros(size)
@@ -143,6 +153,7 @@ def ferplus_targets(votes, mode: str = "majority") -> FerPlusTargets:
     needs more than half the votes; probability/crossentropy take the top classes (ties together)
     until 75 % of the votes, at most 3 classes, stopping at unknown/NF; multi_target keeps classes
     with at least 30 %. Rows whose result is unknown or not-a-face are dropped, leaving 8 classes.
+    A row without any vote is unknown, so it is dropped in every mode.
     """
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {MODES}")
@@ -182,8 +193,9 @@ def label_agreement(fer_labels, votes) -> dict:
     """How often FER+ agrees with the FER2013 labels.
 
     ``argmax``: the FER+ vote argmax (all 10 columns, first on ties) equals the FER2013 label;
-    contempt, unknown and NF count as disagreement. ``majority``: the same over the rows that
-    survive FER+'s majority rule. ``crosstab``: FER2013 label (rows) x FER+ argmax column.
+    contempt, unknown, NF and rows without votes (counted as unknown) are disagreement.
+    ``majority``: the same over the rows that survive FER+'s majority rule. ``crosstab``: FER2013
+    label (rows) x FER+ argmax column.
     """
     import pandas as pd
 
@@ -192,7 +204,7 @@ def label_agreement(fer_labels, votes) -> dict:
     fer_labels, votes = np.asarray(fer_labels), np.asarray(votes)
     if len(fer_labels) != len(votes):
         raise ValueError(f"expected one vote row per label, got {len(votes)} rows for {len(fer_labels)} labels")
-    top = votes.argmax(axis=1)
+    top = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), UNKNOWN)   # no votes: unknown
     mapped = np.where(top < 7, ferplus_to_fer2013_labels(np.minimum(top, 7)), -1)
     maj = ferplus_targets(votes, "majority")
     maj_mapped = ferplus_to_fer2013_labels(maj.distribution.argmax(axis=1))

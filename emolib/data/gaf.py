@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError
-from .sample import GROUP_CLASSES
+from .classes import GROUP_CLASSES
 
 __all__ = ["GafDataset", "load_gaf", "GAF_SPLITS", "GAF_HINT"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import FER2013_CLASSES
+from .classes import AFEW_CLASSES, FER2013_CLASSES, GROUP_CLASSES
 from .dataset import FaceDataset
 
 __all__ = ["render_face", "sample_faces", "sample_votes", "GroupScene", "sample_group_scenes", "crowd_scene",
@@ -22,8 +22,6 @@ __all__ = ["render_face", "sample_faces", "sample_votes", "GroupScene", "sample_
 # FER2013 Training class shares (DESIGN §4): angry .. neutral.
 _TRAIN_COUNTS = np.array([3995, 436, 4097, 7215, 4830, 3171, 4965])
 FER2013_TRAIN_FRACTIONS = _TRAIN_COUNTS / _TRAIN_COUNTS.sum()
-GROUP_CLASSES = ("Positive", "Neutral", "Negative")
-AFEW_CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 
 # Expression parameters per FER2013 class: brow height, brow tilt (inner end up > 0), eye opening,
 # mouth curve (smile > 0), mouth opening, mouth width, asymmetry (one-sided lip raise).

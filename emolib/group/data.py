@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Profile, profile as get_profile
-from ..data.sample import GROUP_CLASSES
+from ..data.classes import GROUP_CLASSES
 
 __all__ = ["GroupData", "load_group_data"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..data.sample import GROUP_CLASSES
+from ..data.classes import GROUP_CLASSES
 from .amd import DescriptorForest, LandmarkForest, WholeImageCNN, amd_descriptor_extractors, scene_labels
 from .scene import SceneFaceExtractor, SceneFaces
 

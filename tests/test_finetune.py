@@ -8,7 +8,7 @@ from emolib.errors import DataFormatError
 from emolib.models.finetune import (FinetuneResult, Stage, balanced_class_weight, block_index,
                                     set_trainable, two_stage_finetune)
 from emolib.models.heads import add_head
-from emolib.models.pipeline import Augmentation, make_dataset, prepare_batch
+from emolib.models.input_pipeline import Augmentation, make_dataset, prepare_batch
 from emolib.models.saving import load_model, read_metadata, save_model
 from emolib.models.vggface import VGGFace
 

@@ -42,7 +42,7 @@ def test_preprocess_rejects_bad_arguments(x, version, message):
 
 
 def test_pipeline_preprocessing_matches_preprocess_input():
-    from emolib.models.pipeline import prepare_batch, preprocess
+    from emolib.models.input_pipeline import prepare_batch, preprocess
 
     rgb = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
     for version, name in ((1, "vggface1"), (2, "vggface2")):

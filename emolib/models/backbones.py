@@ -6,7 +6,7 @@ networks and found the face weights generalise better (overfitting-set accuracy 
 validation accuracy on cleaned FER2013).
 
 Every backbone is returned without its classifier, with the name of the input preprocessing it
-expects (see :mod:`emolib.models.pipeline`). ``weights=None`` gives a random initialisation,
+expects (see :mod:`emolib.models.input_pipeline`). ``weights=None`` gives a random initialisation,
 which is what runs offline here; ``"pretrained"`` downloads the VGGFace or ImageNet weights.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ class Backbone:
 
     model: object            # keras.Model without top
     name: str
-    preprocessing: str       # a key of emolib.models.pipeline.PREPROCESSING
+    preprocessing: str       # a key of emolib.models.input_pipeline.PREPROCESSING
     head: str                # the seed head that suits its output (see emolib.models.heads)
     pretrained: str | None   # "vggface", "imagenet", a path, or None (random init)
 

@@ -11,7 +11,7 @@ audio features (:func:`audio_features`, optional ``opensmile`` package).
 TensorFlow loads only when a Keras backbone or the LSTM is used.
 """
 from .audio import AUDIO_FEATURE_SET, audio_features, opensmile_available
-from .classify import LinearSVMClassifier, PriorCorrection, ScoreAverage, class_weights, softmax
+from .classify import LinearSVMClassifier, PriorCorrection, ScoreAverage, prior_weights
 from .faces import ClipFaces, clip_faces
 from .features import (ClipFaceSet, FrameTransform, KerasBackbone, as_backbone, augmented_clip_features,
                        clip_features, frame_transforms, hog_backbone, load_clip_faces)
@@ -21,6 +21,6 @@ from .lstm import FrameLSTM, build_lstm, pad_sequences, shuffle_within
 __all__ = ["read_frames", "clip_info", "ClipInfo", "clip_faces", "ClipFaces", "load_clip_faces",
            "ClipFaceSet", "FrameTransform", "frame_transforms", "as_backbone", "KerasBackbone",
            "hog_backbone", "clip_features", "augmented_clip_features", "LinearSVMClassifier",
-           "ScoreAverage", "PriorCorrection", "class_weights", "softmax", "FrameLSTM", "build_lstm",
+           "ScoreAverage", "PriorCorrection", "prior_weights", "FrameLSTM", "build_lstm",
            "pad_sequences", "shuffle_within", "audio_features", "AUDIO_FEATURE_SET",
            "opensmile_available"]

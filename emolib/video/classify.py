@@ -19,15 +19,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..features.scaling import make_svm_scaler
+from ..models.predict import softmax
 
-__all__ = ["LinearSVMClassifier", "ScoreAverage", "PriorCorrection", "class_weights", "softmax"]
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    z = np.asarray(scores, float)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+__all__ = ["LinearSVMClassifier", "ScoreAverage", "PriorCorrection", "prior_weights"]
 
 
 class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -188,7 +182,7 @@ class ScoreAverage(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-def class_weights(frequencies, power: float = 0.5) -> np.ndarray:
+def prior_weights(frequencies, power: float = 0.5) -> np.ndarray:
     """``frequencies ** power``, normalised to sum 1 (seed 001: power 0.5 on the test counts)."""
     f = np.asarray(frequencies, float)
     if f.ndim != 1 or len(f) < 2 or (f < 0).any() or f.sum() <= 0 or not np.isfinite(f).all():
@@ -201,7 +195,7 @@ class PriorCorrection(TransformerMixin, BaseEstimator):
     """Reweight class scores towards the class frequencies expected at test time.
 
     ``transform(P)`` returns ``P * w`` with each row renormalised to sum 1, where
-    ``w = class_weights(target_frequencies, power)``; with ``source_frequencies`` (the classes'
+    ``w = prior_weights(target_frequencies, power)``; with ``source_frequencies`` (the classes'
     frequencies in the data the scores were fitted on) ``w`` is ``(target / source) ** power``,
     normalised. ``power=0.5`` is seed 001's square root; uniform targets change nothing.
     Scores must be non-negative (use ``predict_proba``, not SVM margins).
@@ -215,13 +209,13 @@ class PriorCorrection(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         target = np.asarray(self.target_frequencies, float)
         if self.source_frequencies is None:
-            self.weights_ = class_weights(target, self.power)
+            self.weights_ = prior_weights(target, self.power)
         else:
             source = np.asarray(self.source_frequencies, float)
             if source.shape != target.shape or (source <= 0).any():
                 raise ValueError(f"source_frequencies: expected {len(target)} positive values, got "
                                  f"{self.source_frequencies}")
-            self.weights_ = class_weights(target / source, self.power)
+            self.weights_ = prior_weights(target / source, self.power)
         if X is not None:
             self._check(X)
         return self

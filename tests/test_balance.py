@@ -276,3 +276,22 @@ def test_property_samplers_balance_any_counts_and_keep_dtype_and_shape(counts, s
     assert set(out.class_counts().values()) == {target}
     assert out.images.dtype == np.uint8 and out.images.shape[1:] == (16, 16)
     assert_unchanged(d, snap)
+
+
+def test_compare_balancing_reports_each_method_on_the_same_test_set(stripes_task, make_faces):
+    pytest.importorskip("keras")
+    from emolib.balance import compare_balancing
+
+    tiny = dict(widths=(8, 16), convs=(1, 1), dense_units=16, dropout=0.0, augment=False)
+    x, y = stripes_task(200, seed=2)
+    keep = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:20]]  # imbalanced: few of class 1
+    train_ds = make_faces(x[keep], y[keep], ("h", "v"))
+    xt, yt = stripes_task(60, seed=3)
+    test_ds = make_faces(xt, yt, ("h", "v"), usage="PublicTest")
+    rows = compare_balancing(train_ds, test_ds, ["none", "ros"], epochs=1,
+                             model_kwargs=tiny, train_kwargs={"batch_size": 32}, random_state=0)
+    assert [r["method"] for r in rows] == ["none", "ros"]
+    assert rows[0]["class_counts"] == {"h": int((y[keep] == 0).sum()), "v": 20}
+    assert len(set(rows[1]["class_counts"].values())) == 1
+    for r in rows:
+        assert r["n"] == 60 and 0 <= r["accuracy"] <= 1 and r["epochs"] == 1

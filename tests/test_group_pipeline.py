@@ -1,4 +1,4 @@
-"""The AMD group pipeline (seed 000): faces, descriptors, median, forests, fallback, ensemble."""
+"""The AMD group pipeline (Rassadin et al. 2017): faces, descriptors, median, forests, fallback, ensemble."""
 import numpy as np
 import pytest
 

@@ -13,7 +13,7 @@ from emolib.models.vggface import get_weights_file, preprocess_input, weights_ur
 
 
 # --------------------------------------------------------------------------------------------
-# preprocess_input: RGB -> BGR, minus the means, no scaling (DESIGN §5)
+# preprocess_input: RGB -> BGR, minus the means, no scaling (VGGFace, Parkhi et al. 2015)
 
 def test_preprocess_version_1_matches_hand_computed_values():
     rgb = np.array([[[10, 20, 30]]], np.uint8)

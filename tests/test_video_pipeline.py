@@ -1,4 +1,4 @@
-"""The clip classifiers of seed 001: SVMs with CV-chosen C, score averaging, the class-prior
+"""The clip classifiers of NTechLab: SVMs with CV-chosen C, score averaging, the class-prior
 correction, augmentation averaging and the LSTM with frame shuffling, on the sample clips."""
 import cv2
 import numpy as np
@@ -33,8 +33,8 @@ def clips(tmp_path_factory):
 
 # -- class-prior correction ------------------------------------------------------------------
 
-def test_prior_correction_reproduces_seed_001_class_weights_from_its_test_frequencies():
-    test_counts = [98, 40, 70, 144, 193, 80, 28]               # seed 001, Table 5: An Di Fe Ha Ne Sa Su
+def test_prior_correction_reproduces_ntechlab_class_weights_from_its_test_frequencies():
+    test_counts = [98, 40, 70, 144, 193, 80, 28]               # NTechLab, Table 5: An Di Fe Ha Ne Sa Su
     seed_weights = [0.15, 0.10, 0.13, 0.19, 0.21, 0.14, 0.08]
     np.testing.assert_allclose(prior_weights(test_counts).round(2), seed_weights)
     np.testing.assert_allclose(PriorCorrection(test_counts).fit().weights_.round(2), seed_weights)

@@ -1,6 +1,7 @@
 """Deep face descriptors: the output of one layer of a face-recognition network, per image.
 
-This is how the AMD team (seed 000) described faces for group-level emotion: VGGFace's 4,096-D
+This is how the AMD team {cite}`rassadin2017group` described faces for group-level emotion:
+VGGFace's 4,096-D
 ``fc7`` or its 512-D average-pooled last convolutional map, computed with the image given in BGR
 order (as the Caffe model expects) or in RGB order, then fed to a classifier.
 :class:`DescriptorExtractor` does this for any VGGFace model or any Keras model, as a
@@ -65,7 +66,7 @@ class DescriptorExtractor(TransformerMixin, BaseEstimator):
             identity classifier (fc6-fc8, classifier) builds the model with its top.
         order: ``"bgr"`` flips the RGB input to BGR before subtracting the means, which is what
             VGGFace was trained on (``preprocess_input``); ``"rgb"`` leaves the channels as they
-            are and subtracts the same mean vector, the "RGB regime" of seed 000.
+            are and subtracts the same mean vector, the "RGB regime" of AMD.
         input_size: side of the square network input; images are resized to it. VGGFace's
             pretrained top needs 224; below the top any size from 48 (vgg16), 32 (resnet50) or
             197 (senet50) works.

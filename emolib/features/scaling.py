@@ -1,6 +1,6 @@
 """Feature scaling as scikit-learn transformers: rescale to [-1, 1], rootsift, standardise.
 
-Seed 001 rescales each clip descriptor to [-1, 1], concatenates, applies rootsift
+NTechLab {cite}`knyazev2017convolutional` rescales each clip descriptor to [-1, 1], concatenates, applies rootsift
 ``sign(x) * sqrt(|x| / ||x||_1)`` (Arandjelović and Zisserman 2012) and standardises, before a
 linear SVM. ``make_svm_scaler()`` chains the three in that order.
 """
@@ -114,7 +114,7 @@ class Standardise(TransformerMixin, BaseEstimator):
 
 def make_svm_scaler(rescale: bool = True, use_rootsift: bool = True, standardise: bool = True,
                     scope: str = "feature") -> Pipeline:
-    """Seed 001's feature normalisation: [-1, 1] rescaling, then rootsift, then standardisation."""
+    """NTechLab's feature normalisation: [-1, 1] rescaling, then rootsift, then standardisation."""
     steps = []
     if rescale:
         steps.append(("rescale", Rescale()))

@@ -1,4 +1,5 @@
-"""The AMD group-level pipeline (Rassadin, Gruzdev & Savchenko, EmotiW 2017; seed 000).
+"""The AMD group-level pipeline (Rassadin, Gruzdev & Savchenko, EmotiW 2017,
+{cite}`rassadin2017group`).
 
 Faces are found and aligned; each face gets deep descriptors from a face-recognition network
 (VGGFace ``avgpool`` 512-d and ``fc7`` 4096-d, with the image in RGB and in BGR order); the

@@ -1,4 +1,4 @@
-"""The EmotiW video pipeline of seed 001 (NTechLab, EmotiW 2017).
+"""The EmotiW video pipeline of NTechLab (EmotiW 2017, {cite}`knyazev2017convolutional`).
 
 clip -> frames (:func:`read_frames`) -> one face per frame, whole frame when none is found
 (:func:`clip_faces`) -> frame features from a backbone, optionally averaged over flip/rotate/scale

@@ -1,6 +1,6 @@
 """Audio features for the SVM ensemble: openSMILE's Interspeech 2010 paralinguistic set.
 
-Seed 001 added a linear SVM on 1,582 openSMILE features (35.0 % val alone) as the fifth member of
+NTechLab {cite}`knyazev2017convolutional` added a linear SVM on 1,582 openSMILE features (35.0 % val alone) as the fifth member of
 its ensemble. The ``opensmile`` package (PyPI, 2.6.0) ships the openSMILE library and the
 ``IS10_paraling`` configuration, and runs offline: ``pip install opensmile``.
 
@@ -24,7 +24,7 @@ from ..errors import DataFormatError
 
 __all__ = ["audio_features", "AUDIO_FEATURE_SET", "opensmile_available"]
 
-AUDIO_FEATURE_SET = "IS10"          # 1,582 functionals, as in seed 001
+AUDIO_FEATURE_SET = "IS10"          # 1,582 functionals, as in NTechLab
 _DIRECT = {".wav", ".flac", ".ogg"}
 
 

@@ -1,12 +1,12 @@
-"""Seed 001's classifiers: one linear SVM per feature set with C chosen by 5-fold CV, the average
+"""NTechLab's classifiers {cite}`knyazev2017convolutional`: one linear SVM per feature set with C chosen by 5-fold CV, the average
 of their scores, and the class-prior correction.
 
 - :class:`LinearSVMClassifier`: rescale to [-1, 1] -> rootsift -> standardise -> one-vs-rest
   linear SVM; ``C`` picked from ``Cs`` by stratified k-fold CV. Scores are the softmax of the margins.
 - :class:`ScoreAverage`: one member per feature set or modality (video networks, audio), each
-  fitted on its own features; the ensemble averages their class scores (seed 001: 5 SVMs).
+  fitted on its own features; the ensemble averages their class scores (NTechLab: 5 SVMs).
 - :class:`PriorCorrection`: multiplies the class scores by ``frequencies ** 0.5`` (normalised),
-  the square root of the class frequencies expected at test time. Seed 001's Table 5 gives the
+  the square root of the class frequencies expected at test time. NTechLab's Table 5 gives the
   weights 0.15 0.10 0.13 0.19 0.21 0.14 0.08 from the test counts 98 40 70 144 193 80 28; this
   turned 54.98 into 60.03 % test accuracy.
 """
@@ -25,14 +25,14 @@ __all__ = ["LinearSVMClassifier", "ScoreAverage", "PriorCorrection", "prior_weig
 
 
 class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
-    """Linear SVM on seed 001's normalised features, with ``C`` chosen by stratified k-fold CV.
+    """Linear SVM on NTechLab's normalised features, with ``C`` chosen by stratified k-fold CV.
 
     One binary hinge-loss SVM per class (one-vs-rest), solved by libsvm on the linear kernel
     ``Z Z^T`` of the normalised training clips. With few clips and many features (AFEW: hundreds of
     clips, thousands of features) this is much faster than a primal solver, and gives the same
     linear model: ``coef_`` (one weight vector per class) and ``intercept_``.
 
-    ``cv`` folds (5 in seed 001) are reduced to the smallest class's size when a class has fewer
+    ``cv`` folds (5 in NTechLab) are reduced to the smallest class's size when a class has fewer
     clips (at least 2 folds); ``cv_folds_`` records the number used. ``cv_scores_`` maps each C
     to its mean CV accuracy; ``C_`` is the best (the smallest C among ties).
     """
@@ -183,7 +183,7 @@ class ScoreAverage(ClassifierMixin, BaseEstimator):
 
 
 def prior_weights(frequencies, power: float = 0.5) -> np.ndarray:
-    """``frequencies ** power``, normalised to sum 1 (seed 001: power 0.5 on the test counts)."""
+    """``frequencies ** power``, normalised to sum 1 (NTechLab: power 0.5 on the test counts)."""
     f = np.asarray(frequencies, float)
     if f.ndim != 1 or len(f) < 2 or (f < 0).any() or f.sum() <= 0 or not np.isfinite(f).all():
         raise ValueError(f"frequencies: expected a 1-D array of >= 2 non-negative counts or shares, got {frequencies}")
@@ -197,7 +197,7 @@ class PriorCorrection(TransformerMixin, BaseEstimator):
     ``transform(P)`` returns ``P * w`` with each row renormalised to sum 1, where
     ``w = prior_weights(target_frequencies, power)``; with ``source_frequencies`` (the classes'
     frequencies in the data the scores were fitted on) ``w`` is ``(target / source) ** power``,
-    normalised. ``power=0.5`` is seed 001's square root; uniform targets change nothing.
+    normalised. ``power=0.5`` is NTechLab's square root; uniform targets change nothing.
     Scores must be non-negative (use ``predict_proba``, not SVM margins).
     """
 

@@ -1,11 +1,11 @@
-"""Frame features from any backbone, and seed 001's augmentation averaging.
+"""Frame features from any backbone, and NTechLab's augmentation averaging.
 
 A *backbone* is anything that turns a batch of RGB uint8 face crops into an ``N x D`` array:
 an :class:`emolib.features.descriptors.DescriptorExtractor` (or any object with ``transform``),
 a ``keras.Model`` (optionally cut at ``layer``), or a plain callable. :func:`as_backbone` wraps all
 three; :func:`hog_backbone` is a network-free baseline.
 
-Seed 001 averages each frame's features over 18 flip/rotate/scale transformations of the frame
+NTechLab averages each frame's features over 18 flip/rotate/scale transformations of the frame
 (``frame_transforms()``: 2 flips x 3 angles x 3 scales).
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ class FrameTransform:
 
 def frame_transforms(flips: Sequence[bool] = (False, True), angles: Sequence[float] = (-10.0, 0.0, 10.0),
                      scales: Sequence[float] = (0.9, 1.0, 1.1)) -> list[FrameTransform]:
-    """Every combination of ``flips x angles x scales``; the default gives seed 001's 18 transforms.
+    """Every combination of ``flips x angles x scales``; the default gives NTechLab's 18 transforms.
 
     The identity (no flip, angle 0, scale 1) comes first when it is among them.
     """
@@ -180,7 +180,7 @@ def augmented_clip_features(clips, backbone, *, transforms: Sequence[FrameTransf
                             **keras_options) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Both the plain and the augmentation-averaged frame features, sharing the identity pass.
 
-    ``transforms`` defaults to seed 001's 18 (``frame_transforms()``). Returns ``(plain, averaged)``,
+    ``transforms`` defaults to NTechLab's 18 (``frame_transforms()``). Returns ``(plain, averaged)``,
     each a list of ``T_i x D`` arrays.
     """
     fn = as_backbone(backbone, **keras_options)

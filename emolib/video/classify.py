@@ -75,17 +75,17 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y):
         from sklearn.model_selection import StratifiedKFold
 
-        X = np.asarray(X, float)
-        y = np.asarray(y)
-        if X.ndim != 2 or len(X) != len(y):
-            raise ValueError(f"X, y: expected an n x d array and n labels, got shapes {X.shape} and {y.shape}")
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        X, y = validate_data(self, X, y, dtype=float)    # n x d finite array and n labels, or a clear error
+        check_classification_targets(y)
         if len(self.Cs) == 0 or min(self.Cs) <= 0:
             raise ValueError(f"Cs: expected positive regularisation constants, got {self.Cs}")
         self.classes_, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
         k = len(self.classes_)
         if k < 2:
-            raise ValueError(f"y: expected at least 2 classes, got {self.classes_.tolist()}")
-        self.n_features_in_ = X.shape[1]
+            raise ValueError(f"y: expected at least 2 classes, got 1 class: {self.classes_.tolist()}")
         Cs = sorted(float(c) for c in self.Cs)
         self.cv_folds_ = int(min(self.cv, counts.min()))
         if len(Cs) == 1 or self.cv_folds_ < 2:
@@ -108,14 +108,18 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """One-vs-rest margins, one column per class."""
+        from sklearn.utils.validation import validate_data
+
         check_is_fitted(self, "coef_")
-        return self.scaler_.transform(np.asarray(X, float)) @ self.coef_.T + self.intercept_
+        X = validate_data(self, X, dtype=float, reset=False)
+        return self.scaler_.transform(X) @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax of the SVM margins: class scores that sum to 1 (not calibrated probabilities)."""
         return softmax(self.decision_function(X))
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "coef_")
         return self.classes_[self.decision_function(X).argmax(axis=1)]
 
 

@@ -1,8 +1,8 @@
 """Feature scaling as scikit-learn transformers: rescale to [-1, 1], rootsift, standardise.
 
-NTechLab {cite}`knyazev2017convolutional` rescales each clip descriptor to [-1, 1], concatenates, applies rootsift
-``sign(x) * sqrt(|x| / ||x||_1)`` (Arandjelović and Zisserman 2012) and standardises, before a
-linear SVM. ``make_svm_scaler()`` chains the three in that order.
+NTechLab {cite}`knyazev2017convolutional` rescales each clip descriptor to [-1, 1], concatenates,
+applies rootsift ``sign(x) * sqrt(|x| / ||x||_1)`` (Arandjelović and Zisserman 2012) and
+standardises, before a linear SVM. ``make_svm_scaler()`` chains the three in that order.
 """
 from __future__ import annotations
 

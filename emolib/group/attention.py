@@ -165,8 +165,8 @@ def pretrain_face_encoder(images, labels, *, face_size: int = 24, face_dim: int 
                             L.Dense(n_classes, activation="softmax")], name="face_pretraining")
     clf.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"], jit_compile=False)
-    history = clf.fit(to_batch(images, face_size, 3), labels, epochs=epochs, batch_size=batch_size, shuffle=True,
-                      verbose=verbose).history
+    history = clf.fit(to_batch(images, face_size, 3), labels, epochs=epochs, batch_size=batch_size,
+                      shuffle=True, verbose=verbose).history
     if validation is not None:                        # once, at the end (no per-epoch evaluation)
         probs = predict_batches(clf, to_batch(validation[0], face_size, 3), batch_size=128)
         history["val_accuracy"] = [float(np.mean(probs.argmax(1) == np.asarray(validation[1])))]

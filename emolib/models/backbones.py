@@ -1,8 +1,9 @@
 """Backbones for fine-tuning: face-recognition (VGGFace) and ImageNet (keras.applications).
 
-The source systems compare the two kinds: Ramos's FER thesis {cite}`ramos2018fer` fine-tuned face-pretrained and ImageNet-pretrained
-networks and found the face weights generalise better (overfitting-set accuracy 0.79-0.82 against
-0.40-0.65); the FER2013 VGGFace student project {cite}`seed003fer2013` tried EfficientNet B3/B4 against VGGFace (50.17 / 52.34 % against 70.62 %
+The source systems compare the two kinds: Ramos's FER thesis {cite}`ramos2018fer` fine-tuned
+face-pretrained and ImageNet-pretrained networks and found the face weights generalise better
+(overfitting-set accuracy 0.79-0.82 against 0.40-0.65); the FER2013 VGGFace student project
+{cite}`seed003fer2013` tried EfficientNet B3/B4 against VGGFace (50.17 / 52.34 % against 70.62 %
 validation accuracy on cleaned FER2013).
 
 Every backbone is returned without its classifier, with the name of the input preprocessing it

@@ -16,8 +16,8 @@ __all__ = ["compact_cnn"]
 
 
 def compact_cnn(num_classes: int = 7, input_shape: tuple[int, int, int] = (48, 48, 1), *,
-                widths: tuple[int, ...] = (32, 64, 128, 256), convs: tuple[int, ...] = (1, 1, 2, 2), stem_stride: bool = True, dense_units: int = 256,
-                dropout: float = 0.4,
+                widths: tuple[int, ...] = (32, 64, 128, 256), convs: tuple[int, ...] = (1, 1, 2, 2),
+                stem_stride: bool = True, dense_units: int = 256, dropout: float = 0.4,
                 augment: bool = True, flip: bool = True, rotation: float = 10.0, shift: float = 0.1,
                 zoom: float = 0.1, bn_momentum: float = 0.9, name: str = "compact_cnn") -> keras.Model:
     """Build the compact CNN (uncompiled, softmax output).

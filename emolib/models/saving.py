@@ -1,9 +1,10 @@
 """Save and load fine-tuned models as ``.keras`` files that carry their own metadata.
 
-A model is only usable with the facts of its training: the class names in output order, the
-input size and channels, the resize rule (:data:`emolib.faces.batch.RESIZE`) and the preprocessing
-version (:data:`emolib.models.input_pipeline.PREPROCESSING`). They go into the ``.keras`` archive itself, as ``emolib.json`` beside Keras' own files, so they cannot get
-separated from the weights. Keras ignores the extra entry when loading.
+A model is only usable with the facts of its training: the class names in output order, the input
+size and channels, the resize rule (:data:`emolib.faces.batch.RESIZE`) and the preprocessing version
+(:data:`emolib.models.input_pipeline.PREPROCESSING`). They go into the ``.keras`` archive itself, as
+``emolib.json`` beside Keras' own files, so they cannot get separated from the weights. Keras
+ignores the extra entry when loading.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Audio features for the SVM ensemble: openSMILE's Interspeech 2010 paralinguistic set.
 
-NTechLab {cite}`knyazev2017convolutional` added a linear SVM on 1,582 openSMILE features (35.0 % val alone) as the fifth member of
-its ensemble. The ``opensmile`` package (PyPI, 2.6.0) ships the openSMILE library and the
-``IS10_paraling`` configuration, and runs offline: ``pip install opensmile``.
+NTechLab {cite}`knyazev2017convolutional` added a linear SVM on 1,582 openSMILE features (35.0 % val
+alone) as the fifth member of its ensemble. The ``opensmile`` package (PyPI, 2.6.0) ships the
+openSMILE library and the ``IS10_paraling`` configuration, and runs offline: ``pip install
+opensmile``.
 
 openSMILE reads WAV/FLAC/OGG directly. Audio inside a video container (AFEW's ``.avi``) needs
 ffmpeg to extract first, e.g. ``ffmpeg -i clip.avi -ac 1 -ar 16000 clip.wav``.

@@ -1,5 +1,5 @@
-"""NTechLab's classifiers {cite}`knyazev2017convolutional`: one linear SVM per feature set with C chosen by 5-fold CV, the average
-of their scores, and the class-prior correction.
+"""NTechLab's clip classifiers {cite}`knyazev2017convolutional`: one linear SVM per feature set
+with C chosen by 5-fold CV, the average of their scores, and the class-prior correction.
 
 - :class:`LinearSVMClassifier`: rescale to [-1, 1] -> rootsift -> standardise -> one-vs-rest
   linear SVM; ``C`` picked from ``Cs`` by stratified k-fold CV. Scores are the softmax of the margins.

@@ -63,15 +63,6 @@ def frame_transforms(flips: Sequence[bool] = (False, True), angles: Sequence[flo
     return sorted(out, key=lambda t: not t.is_identity)
 
 
-def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    h, w = size
-    if images.shape[1:3] == (h, w):
-        return images
-    return np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA) for im in images])
-
-
 class KerasBackbone:
     """Features of a ``keras.Model`` at ``layer`` (default: its output) for RGB uint8 images.
 
@@ -100,17 +91,15 @@ class KerasBackbone:
         self.channels = shape[3]
 
     def __call__(self, images) -> np.ndarray:
-        import cv2
+        from ..faces.batch import to_batch
+        from ..models.predict import predict_batches
 
         images = np.asarray(images)
-        if None not in self.input_hw:
-            images = _resize(images, self.input_hw)
-        x = images.astype(np.float32)
-        if self.channels == 1 and x.shape[-1] == 3:
-            x = np.stack([cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in images]).astype(np.float32)[..., None]
+        size = self.input_hw if None not in self.input_hw else images.shape[1:3]
+        x = to_batch(images, size, self.channels)
         if self.preprocess is not None:
             x = self.preprocess(x)
-        out = self.model.predict(x, batch_size=self.batch_size, verbose=0)
+        out = predict_batches(self.model, x, batch_size=self.batch_size, compiled=True)
         if out.ndim == 4:
             out = out.mean(axis=(1, 2)) if self.pooling == "avg" else out.reshape(len(out), -1)
         return np.asarray(out, np.float32).reshape(len(out), -1)
@@ -140,8 +129,9 @@ def hog_backbone(size: int = 48, cell: int = 8, bins: int = 9) -> Callable[[np.n
     hog = cv2.HOGDescriptor((size, size), (2 * cell, 2 * cell), (cell, cell), (cell, cell), bins)
 
     def features(images) -> np.ndarray:
-        images = _resize(np.asarray(images), (size, size))
-        grey = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) if im.ndim == 3 else im for im in images]
+        from ..faces.batch import to_batch
+
+        grey = np.rint(to_batch(np.asarray(images), size, 1)[..., 0]).astype(np.uint8)
         return np.stack([hog.compute(g).ravel() for g in grey]).astype(np.float32)
 
     return features

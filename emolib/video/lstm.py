@@ -1,8 +1,9 @@
 """An LSTM over frame-feature sequences, with NTechLab's frame-shuffle augmentation.
 
-NTechLab {cite}`knyazev2017convolutional` (Table 6) trained an LSTM on FR-Net-B frame features and shuffled the order of each
-clip's frames afresh during training: 50.39 % val against 46.48 % in the original order (order is
-fixed at inference). Clips of different lengths are padded at the end and masked.
+NTechLab {cite}`knyazev2017convolutional` (Table 6) trained an LSTM on FR-Net-B frame features and
+shuffled the order of each clip's frames afresh during training: 50.39 % val against 46.48 % in the
+original order (order is fixed at inference). Clips of different lengths are padded at the end and
+masked.
 """
 from __future__ import annotations
 

@@ -134,7 +134,8 @@ class AugmentOverSampler(BaseOverSampler):
 
 # --- samplers on FaceDataset -------------------------------------------------------------------------
 
-def make_sampler(method: str, *, sampling_strategy="auto", random_state=0, **options):
+def make_sampler(method: str, *, sampling_strategy="auto", random_state=0,
+                 **options):  # an imblearn sampler
     """The imbalanced-learn sampler behind ``method`` ("ros", "rus", "smote", "adasyn", "augment")."""
     from imblearn.over_sampling import ADASYN, SMOTE, RandomOverSampler
     from imblearn.under_sampling import RandomUnderSampler
@@ -268,7 +269,7 @@ def _adasyn_per_class(X, ds, sampling_strategy, random_state, n_neighbors=5):
 
 
 def smote(ds: FaceDataset, *, features=None, k_neighbors: int = 5, sampling_strategy="auto",
-          random_state=0, return_features: bool = False):
+          random_state=0, return_features: bool = False) -> FaceDataset | tuple[FaceDataset, np.ndarray]:
     """SMOTE (Chawla et al., 2002): new faces interpolated between same-class neighbours.
 
     Args:
@@ -282,7 +283,7 @@ def smote(ds: FaceDataset, *, features=None, k_neighbors: int = 5, sampling_stra
 
 
 def adasyn(ds: FaceDataset, *, features=None, n_neighbors: int = 5, sampling_strategy="auto",
-           random_state=0, return_features: bool = False):
+           random_state=0, return_features: bool = False) -> FaceDataset | tuple[FaceDataset, np.ndarray]:
     """ADASYN (He et al., 2008): like SMOTE, with more new faces near other classes.
 
     Class counts come out close to, not exactly at, the target: ADASYN rounds a share per image.
@@ -335,13 +336,15 @@ def _raise_rarest(ds: FaceDataset) -> dict[int, int]:
     return {int(c): max(int(n), floor) for c, n in enumerate(counts) if n > 0}
 
 
-def resample(ds: FaceDataset, method: str, *, random_state=0, features=None, **options):
+def resample(ds: FaceDataset, method: str, *, random_state=0, features=None,
+             **options) -> tuple[FaceDataset, dict[int, float] | None]:
     """Apply one of :data:`METHODS` and return ``(dataset, class_weight or None)``.
 
-    "none" and "class_weight" return the input dataset itself (unchanged); the class-weight
-    methods return the weights to pass to Keras' ``fit``. ``features`` is used by smote/adasyn.
-    "augment+class_weight" is the FER2013 VGGFace student project's "AugDisgust + class weight": only the rarest classes are
-    augmented, up to the size of the second-smallest class, and class weights even out the rest.
+    "none" and "class_weight" return the input dataset itself (unchanged); the class-weight methods
+    return the weights to pass to Keras' ``fit``. ``features`` is used by smote/adasyn.
+    "augment+class_weight" is the FER2013 VGGFace student project's "AugDisgust + class weight":
+    only the rarest classes are augmented, up to the size of the second-smallest class, and class
+    weights even out the rest.
     """
     if method not in METHODS:
         raise ValueError(f"balance method {method!r}: expected one of {list(METHODS)}")

@@ -133,7 +133,7 @@ def _all_layers(model):
 def pretrain_face_encoder(images, labels, *, face_size: int = 24, face_dim: int = 64,
                           filters: tuple[int, ...] = (8, 16, 32), epochs: int = 6, batch_size: int = 16,
                           learning_rate: float = 3e-3, batchnorm: bool = False, validation=None,
-                          random_state: int = 0, verbose: int = 0):
+                          random_state: int = 0, verbose: int = 0) -> tuple[keras.Model, dict]:
     """Train the small face CNN to recognise facial expressions, for the local branch to start from.
 
     vlgiitr's local branch started from a face network (SphereFace) fine-tuned on faces before
@@ -177,7 +177,7 @@ def build_attention_model(variant: str = "A", *, max_faces: int = 8, face_size: 
                           image_size: tuple[int, int] = (64, 96), num_classes: int = 3,
                           face_dim: int = 64, global_dim: int | None = None, hidden: int = 64,
                           dropout: float = 0.3, filters: tuple[int, ...] = (8, 16, 32),
-                          face_encoder=None, global_backbone=None):
+                          face_encoder=None, global_backbone=None) -> keras.Model:
     """The two-branch group model of vlgiitr (Gupta et al., ICMI 2018), as a ``keras.Model``.
 
     Args:
@@ -240,12 +240,12 @@ def build_attention_model(variant: str = "A", *, max_faces: int = 8, face_size: 
                        name=f"group_attention_{variant}")
 
 
-def load_attention_model(path):
+def load_attention_model(path) -> keras.Model:
     """Load a model saved with ``model.save("....keras")`` (:class:`FaceAttention` is registered)."""
     return keras.models.load_model(path)
 
 
-def attention_weights_model(model):
+def attention_weights_model(model: keras.Model) -> keras.Model:
     """A model sharing ``model``'s layers that outputs the attention weights (B x max_faces)."""
     return keras.Model(model.inputs, model.get_layer("face_attention").output[1])
 
@@ -269,7 +269,8 @@ def group_inputs(scenes: list[SceneFaces], *, max_faces: int = 8, face_size: int
     return {"image": images, "faces": faces, "mask": mask}
 
 
-def vggface_encoder(model: str = "resnet50", *, input_size: int = 96, weights="vggface"):
+def vggface_encoder(model: str = "resnet50", *, input_size: int = 96,
+                    weights="vggface") -> keras.Model:
     """A VGGFace network as the local branch (full profile): faces (0-255 RGB) -> pooled vector.
 
     The network is ``emolib.models.vggface.VGGFace(model, include_top=False, pooling="avg")``;

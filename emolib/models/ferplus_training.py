@@ -61,7 +61,7 @@ class MultiTargetLoss(keras.losses.Loss):
         return {**super().get_config(), "clip": self.clip}
 
 
-def multi_target_loss(y_true, y_pred):
+def multi_target_loss(y_true, y_pred) -> keras.KerasTensor:
     """Functional form of :class:`MultiTargetLoss` (per-sample values)."""
     return MultiTargetLoss(reduction=None)(y_true, y_pred)
 
@@ -296,7 +296,8 @@ def evaluate_majority(model, images, votes, head: str = "ferplus", *, batch_size
     x = to_batch(images[idx], model.input_shape[1:3], model.input_shape[3])
     proba = predict_batches(model, x, batch_size=batch_size).astype(np.float64)
     if proba.shape[1] != len(classes):
-        raise ValueError(f"model: expected {len(classes)} outputs for the {head!r} head, got {proba.shape[1]}")
+        raise ValueError(f"model: expected {len(classes)} outputs for the {head!r} head, got "
+                         f"{proba.shape[1]}")
     y_pred = proba.argmax(axis=1)
     summary = classification_summary(y_true, y_pred, classes)
     return {**summary, "n_rows": int(len(images)), "y_true": y_true, "y_pred": y_pred}

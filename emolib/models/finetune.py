@@ -80,7 +80,7 @@ class FinetuneResult:
 # building and freezing
 
 def build_classifier(backbone: str = "vggface_vgg16", *, input_size: int = 224, weights=None,
-                     head: str | None = None, num_classes: int = 7, dropout: float = 0.5):
+                     head: str | None = None, num_classes: int = 7, dropout: float = 0.5) -> keras.Model:
     """Backbone (see :mod:`emolib.models.backbones`) + seed head, returned with its preprocessing.
 
     Returns ``(model, preprocessing)``; ``model`` is uncompiled, its backbone is one nested layer.
@@ -94,7 +94,7 @@ def build_classifier(backbone: str = "vggface_vgg16", *, input_size: int = 224, 
     return model, b.preprocessing
 
 
-def find_backbone(model):
+def find_backbone(model: keras.Model) -> keras.Model:
     """The nested backbone model inside ``model`` (the first layer that is itself a Model)."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
@@ -196,7 +196,7 @@ def _callbacks(stage: Stage, monitor: str, checkpoint: Path | None, verbose: int
 
 def run_stage(model, stage: Stage, train, validation=None, *, backbone=None, class_weight=None,
               checkpoint: str | os.PathLike | None = None, steps_per_epoch: int | None = None,
-              verbose: int = 0, extra_callbacks=()):
+              verbose: int = 0, extra_callbacks=()) -> tuple[keras.callbacks.History, list[str]]:
     """Set what trains, compile, and fit one stage. Returns ``(keras History, trainable names)``."""
     backbone = backbone or find_backbone(model)
     unfrozen = set_trainable(backbone, stage.unfreeze)

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 __all__ = ["PREPROCESSING", "Augmentation", "make_dataset", "prepare_batch", "preprocess",
            "dataset_targets"]
@@ -151,7 +155,8 @@ def dataset_targets(dataset, targets=None) -> np.ndarray:
 
 def make_dataset(dataset, *, image_size: int | tuple[int, int] = 48, preprocessing: str = "vggface1",
                  batch_size: int = 64, augment: Augmentation | bool | None = None,
-                 shuffle: bool = False, seed: int = 0, targets=None, repeat: bool = False):
+                 shuffle: bool = False, seed: int = 0, targets=None,
+                 repeat: bool = False) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(images, targets)`` batches from a :class:`FaceDataset`.
 
     Args:

@@ -134,7 +134,8 @@ class EpochLog(keras.callbacks.Callback):
         of = f"/{self.budget.seconds / 60:.1f}" if self.budget else ""
         self.best = max(self.best, logs.get("val_accuracy", -np.inf))
         parts = [f"epoch {epoch + 1:3d}", f"{minutes:6.1f}{of} min", f"lr {logs.get('lr', 0):.2e}",
-                 f"loss {logs.get('loss', float('nan')):.3f}", f"acc {logs.get('accuracy', float('nan')):.3f}"]
+                 f"loss {logs.get('loss', float('nan')):.3f}",
+                 f"acc {logs.get('accuracy', float('nan')):.3f}"]
         if "val_accuracy" in logs:
             parts.append(f"val_acc {logs['val_accuracy']:.4f} (best {self.best:.4f})")
         print(" | ".join(parts), file=self.file, flush=True)
@@ -142,12 +143,12 @@ class EpochLog(keras.callbacks.Callback):
 
 # --- training -------------------------------------------------------------------------------------
 
-def train(model: keras.Model, x, y, *, validation=None, epochs: int | None = None, minutes: float | None = None,
-          batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.01,
+def train(model: keras.Model, x, y, *, validation=None, epochs: int | None = None,
+          minutes: float | None = None, batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.01,
           label_smoothing: float = 0.1, warmup: float = 0.03, class_weight=None,
           keep_best: bool = True, seed: int = 0, verbose=0, log=False, callbacks=(),
           recompile: bool = True) -> keras.callbacks.History:
-    """Compile and fit ``model`` on uint8 images ``x`` and integer labels ``y``.
+    """Compile and fit ``model`` on face images ``x`` (0-255) and integer labels ``y``.
 
     AdamW with a warm-up and cosine decay (over ``epochs``, or over the ``minutes`` budget),
     cross-entropy with label smoothing, optional Keras ``class_weight``. With ``validation``

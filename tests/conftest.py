@@ -31,7 +31,7 @@ def astronaut():
     return data.astronaut()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_faces():
     """Build a :class:`FaceDataset` from images and labels: ``make_faces(images, labels,
     classes=None, usage="Training")`` (classes default to FER2013's; usage a string or array)."""
@@ -49,7 +49,7 @@ def make_faces():
     return build
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stripes_task():
     """An easy 2-class image task: ``stripes_task(n, seed=0, size=16) -> (images, labels)``,
     horizontal (0) or vertical (1) stripes with random phase, contrast and noise."""

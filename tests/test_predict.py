@@ -61,3 +61,10 @@ def test_softmax_rows_sum_to_one_and_large_scores_do_not_overflow():
 def test_softmax_refuses_a_vector():
     with pytest.raises(ValueError, match="N x K"):
         softmax([1.0, 2.0])
+
+
+def test_a_list_of_inputs_is_batched_input_by_input():
+    a, b = keras.Input((2,)), keras.Input((1,))
+    added = keras.Model([a, b], a + b)
+    x = [np.arange(10, dtype=np.float32).reshape(5, 2), np.ones((5, 1), np.float32)]
+    np.testing.assert_allclose(predict_batches(added, x, batch_size=2), x[0] + 1)

@@ -1,7 +1,7 @@
 """Model outputs: the one batched prediction every emolib model goes through, and the softmax.
 
 :func:`predict_batches` calls a Keras model on an array (or a dict of arrays, for models with
-several inputs) batch by batch and returns NumPy. :func:`predict_faces` first turns face crops
+several inputs, a dict or list of arrays) batch by batch and returns NumPy. :func:`predict_faces` first turns face crops
 into the model's input with :func:`emolib.faces.batch.to_batch`.
 """
 from __future__ import annotations
@@ -14,11 +14,15 @@ __all__ = ["predict_batches", "predict_faces", "softmax"]
 
 
 def _rows(inputs) -> int:
-    return len(next(iter(inputs.values()))) if isinstance(inputs, Mapping) else len(inputs)
+    if isinstance(inputs, Mapping):
+        return len(next(iter(inputs.values())))
+    return len(inputs[0]) if isinstance(inputs, (list, tuple)) else len(inputs)
 
 
 def _slice(inputs, sl: slice):
-    return {k: v[sl] for k, v in inputs.items()} if isinstance(inputs, Mapping) else inputs[sl]
+    if isinstance(inputs, Mapping):
+        return {k: v[sl] for k, v in inputs.items()}
+    return [v[sl] for v in inputs] if isinstance(inputs, (list, tuple)) else inputs[sl]
 
 
 def _outputs(out) -> np.ndarray | list[np.ndarray]:
@@ -33,7 +37,7 @@ def predict_batches(model, inputs, *, batch_size: int = 256, tta_flip: bool = Fa
 
     Args:
         model: a Keras model.
-        inputs: an array N x ... or a dict of such arrays (one per named model input).
+        inputs: an array N x ..., or a dict or list of such arrays (one per model input).
         batch_size: rows per call.
         tta_flip: average each row's output with its mirror image's (array inputs N x H x W x C).
         compiled: run ``predict_on_batch`` (one traced graph per model: much faster for many
@@ -46,8 +50,8 @@ def predict_batches(model, inputs, *, batch_size: int = 256, tta_flip: bool = Fa
     """
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
-    if tta_flip and isinstance(inputs, Mapping):
-        raise ValueError("tta_flip: mirrors an image array, not a dict of model inputs")
+    if tta_flip and isinstance(inputs, (Mapping, list, tuple)):
+        raise ValueError("tta_flip: mirrors an image array, not several model inputs")
     n = _rows(inputs)
     if n == 0:
         return np.zeros((0, int(model.output_shape[-1])), np.float32)

@@ -8,7 +8,7 @@ STAT*, fft) -> rescale, rootsift, standardise -> linear SVM per feature set (:cl
 Alongside: an LSTM over the frame sequences with frame shuffling (:class:`FrameLSTM`) and openSMILE
 audio features (:func:`audio_features`, optional ``opensmile`` package).
 
-TensorFlow loads only when a Keras backbone or the LSTM is used.
+Keras loads with the LSTM module (its batch server is a Keras class).
 """
 from .audio import AUDIO_FEATURE_SET, audio_features, opensmile_available
 from .classify import LinearSVMClassifier, PriorCorrection, ScoreAverage, prior_weights

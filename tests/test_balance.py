@@ -94,7 +94,9 @@ def test_class_weights_follow_the_balanced_rule(ds):
     weights = class_weights(ds)
     n = len(ds)
     assert weights == {c: pytest.approx(n / (7 * k)) for c, k in enumerate(COUNTS)}
-    # a class that never occurs gets weight 0
+
+
+def test_absent_classes_get_weight_zero_and_the_present_ones_share_n_over_k():
     assert class_weights(np.array([0, 0, 2]), n_classes=4) == {0: pytest.approx(0.75), 1: 0.0,
                                                                2: pytest.approx(1.5), 3: 0.0}
 

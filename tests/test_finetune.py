@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 from emolib.balance import class_weights
-from emolib.data import FaceDataset
 from emolib.data.sample import sample_faces
 from emolib.errors import DataFormatError
 from emolib.models.finetune import (FinetuneResult, Stage, block_index,
@@ -156,7 +155,7 @@ def _tiny_backbone():
 
 
 @pytest.fixture(scope="module")
-def finetuned(tmp_path_factory):
+def finetuned(tmp_path_factory, make_faces):
     """Clean happy / sad / surprise cartoon faces; 3 epochs head only, then 1 with conv2_1 unfrozen."""
     import keras
 
@@ -167,7 +166,7 @@ def finetuned(tmp_path_factory):
     labels = np.tile([0, 1, 2], 80)
     images = np.stack([render_face((3, 4, 5)[k], rng=rng, size=32, pose=False, jitter=0.5) for k in labels])
     usage = np.where(np.arange(len(labels)) < 180, "Training", "PublicTest")
-    ds = FaceDataset(images, labels, usage, ("happy", "sad", "surprise"), "test:render_face")
+    ds = make_faces(images, labels, ("happy", "sad", "surprise"), usage, source="test:render_face")
     train, val = ds.split("Training"), ds.split("PublicTest")
     backbone = _tiny_backbone()
     model = add_head(backbone, "vggface2", 3, dropout=0.0)

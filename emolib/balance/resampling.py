@@ -310,7 +310,9 @@ def augment_to_balance(ds: FaceDataset, *, sampling_strategy="auto", random_stat
 def class_weights(data, *, n_classes: int | None = None) -> dict[int, float]:
     """Keras ``class_weight`` for a dataset or label array: ``n / (k * count)`` per class.
 
-    This is scikit-learn's "balanced" rule; classes absent from the labels get weight 0.
+    This is scikit-learn's "balanced" rule. Classes absent from the labels get weight 0: no
+    sample carries them, so any weight leaves the loss unchanged, and 0 keeps ``sum(n_c * w_c) = n``
+    (Keras still needs a key for every output class). The one class-weight rule of emolib.
     """
     from sklearn.utils.class_weight import compute_class_weight
 

@@ -1,4 +1,5 @@
-"""Attention over the faces of a group photo (vlgiitr, EmotiW 2018, {cite}`vlgiitr2018group`), in Keras 3.
+"""Attention over the faces of a group photo, in Keras 3: the vlgiitr model (EmotiW 2018,
+{cite}`vlgiitr2018group`).
 
 Two branches are trained end to end. A global CNN reads the whole photo; a local CNN encodes
 each face. An attention layer merges the variable number of faces into one vector, which is

@@ -18,10 +18,8 @@ def fer_model():
 
 
 @pytest.fixture(scope="module")
-def astronaut_face():
-    from skimage import data
-
-    return data.astronaut()[64:171, 182:265]        # MTCNN's box [182, 64, 83, 107]
+def astronaut_face(astronaut):
+    return astronaut[64:171, 182:265]        # MTCNN's box [182, 64, 83, 107]
 
 
 def tiny_keras_model(path, n_classes=7, size=24, channels=1):

@@ -40,9 +40,9 @@ HAND_PICKED = {"cnn_seed0": 1.0, "cnn_seed1": 1.0, "cnn_ferplus": 1.0, "hog_logr
 
 
 def train_cnn(builder, images, labels, *, seed, budget_min, epochs, batch_size, lr, verbose):
-    """The CPU-track CNN on single FER2013 labels, with its own recipe (emolib.models.compact.train:
+    """The CPU-track CNN on single FER2013 labels, with its own recipe (emolib.models.training.train:
     AdamW, cosine decay over the time budget, label smoothing), no validation-based selection."""
-    from emolib.models.compact import train
+    from emolib.models.training import train
     from emolib.models.ferplus_training import image_shape
 
     import keras
@@ -55,9 +55,9 @@ def train_cnn(builder, images, labels, *, seed, budget_min, epochs, batch_size, 
 
 
 def keras_proba(model, images):
-    from emolib.models.compact import predict_proba
+    from emolib.models.predict import predict_faces
 
-    return predict_proba(model, images)
+    return predict_faces(model, images)
 
 
 def member_scores(args, train, hold, test):

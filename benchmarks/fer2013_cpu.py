@@ -170,7 +170,9 @@ def _provenance(args, wall: float, **extra) -> dict:
 def run_training(args) -> int:
     from emolib.balance import resample
     from emolib.evaluate import classification_summary, write_result
-    from emolib.models.compact import compact_cnn, predict_proba, train
+    from emolib.models.compact import compact_cnn
+    from emolib.models.predict import predict_faces as predict_proba
+    from emolib.models.training import train
 
     t_start = time.monotonic()
     load_before = os.getloadavg()
@@ -353,7 +355,7 @@ def write_card(card: Path, model_path: Path, result: dict, prov: dict) -> Path:
 def run_compare(args) -> int:
     from emolib.balance import METHODS
     from emolib.evaluate import write_result
-    from emolib.models.compact import compare_balancing
+    from emolib.balance import compare_balancing
 
     methods = list(METHODS) if args.compare == "all" else [m.strip() for m in args.compare.split(",")]
     t_start = time.monotonic()

@@ -39,8 +39,9 @@ def main(argv=None) -> int:
     from emolib.data import ferplus_to_fer2013_labels
     from emolib.data.cache import file_sha256
     from emolib.evaluate import provenance, write_result
-    from emolib.models.compact import predict_proba
-    from emolib.models.ferplus_training import evaluate_majority, train_ferplus, training_targets
+    from emolib.data.ferplus import training_targets
+    from emolib.models.ferplus_training import evaluate_majority, train_ferplus
+    from emolib.models.predict import predict_faces
 
     start = time.time()
     builder = load_builder(args.builder)
@@ -65,7 +66,7 @@ def main(argv=None) -> int:
         y_pred = summary.pop("y_pred")
         summary.pop("y_true")
         # the same predictions scored against the original FER2013 labels (all PublicTest rows)
-        pred = predict_proba(run.model, val.images).argmax(axis=1)
+        pred = predict_faces(run.model, val.images).argmax(axis=1)
         fer_pred = ferplus_to_fer2013_labels(pred) if args.head == "ferplus" else pred
         runs[mode] = {
             "kept_training_rows": len(t), "epochs_run": run.epochs_run,

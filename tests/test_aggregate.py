@@ -1,4 +1,4 @@
-"""Clip/group aggregations against values computed by hand (seed 000's median, seed 001's STAT/fft)."""
+"""Clip/group aggregations against values computed by hand (AMD's median, NTechLab's STAT/fft)."""
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -23,7 +23,7 @@ def test_each_aggregation_matches_hand_computed_values(how, expected):
     np.testing.assert_allclose(aggregate(X, how), expected, rtol=1e-12)
 
 
-def test_fft_gives_one_value_per_neuron_as_in_seed_001():
+def test_fft_gives_one_value_per_neuron_as_in_ntechlab():
     assert fft_features(np.random.default_rng(0).normal(size=(17, 4096))).shape == (4096,)
 
 

@@ -94,7 +94,9 @@ def test_class_weights_follow_the_balanced_rule(ds):
     weights = class_weights(ds)
     n = len(ds)
     assert weights == {c: pytest.approx(n / (7 * k)) for c, k in enumerate(COUNTS)}
-    # a class that never occurs gets weight 0
+
+
+def test_absent_classes_get_weight_zero_and_the_present_ones_share_n_over_k():
     assert class_weights(np.array([0, 0, 2]), n_classes=4) == {0: pytest.approx(0.75), 1: 0.0,
                                                                2: pytest.approx(1.5), 3: 0.0}
 
@@ -276,3 +278,22 @@ def test_property_samplers_balance_any_counts_and_keep_dtype_and_shape(counts, s
     assert set(out.class_counts().values()) == {target}
     assert out.images.dtype == np.uint8 and out.images.shape[1:] == (16, 16)
     assert_unchanged(d, snap)
+
+
+def test_compare_balancing_reports_each_method_on_the_same_test_set(stripes_task, make_faces):
+    pytest.importorskip("keras")
+    from emolib.balance import compare_balancing
+
+    tiny = dict(widths=(8, 16), convs=(1, 1), dense_units=16, dropout=0.0, augment=False)
+    x, y = stripes_task(200, seed=2)
+    keep = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:20]]  # imbalanced: few of class 1
+    train_ds = make_faces(x[keep], y[keep], ("h", "v"))
+    xt, yt = stripes_task(60, seed=3)
+    test_ds = make_faces(xt, yt, ("h", "v"), usage="PublicTest")
+    rows = compare_balancing(train_ds, test_ds, ["none", "ros"], epochs=1,
+                             model_kwargs=tiny, train_kwargs={"batch_size": 32}, random_state=0)
+    assert [r["method"] for r in rows] == ["none", "ros"]
+    assert rows[0]["class_counts"] == {"h": int((y[keep] == 0).sum()), "v": 20}
+    assert len(set(rows[1]["class_counts"].values())) == 1
+    for r in rows:
+        assert r["n"] == 60 and 0 <= r["accuracy"] <= 1 and r["epochs"] == 1

@@ -9,10 +9,8 @@ SAME_PERSON = 0.6     # dlib's documented threshold: same identity below this Eu
 
 
 @pytest.fixture(scope="module")
-def astronaut_crops():
-    from skimage import data
-
-    img = data.astronaut()                      # face at about (182, 64, 83, 107), DESIGN §7
+def astronaut_crops(astronaut):
+    img = astronaut                             # face at about (182, 64, 83, 107), measured on the image
     tight = img[64:171, 182:265]
     loose = img[52:183, 170:277]                # a larger box around the same face
     mirrored = np.ascontiguousarray(tight[:, ::-1])

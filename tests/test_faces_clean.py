@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from skimage import data
 
-from emolib.data import FaceDataset
 from emolib.faces import FaceSignals, face_signals, find_non_faces, flag_metrics, low_variance
 from emolib.faces.clean import NO_CANDIDATE, dominant_share, tune_cleaner, tune_low_variance
 
@@ -74,10 +73,10 @@ def test_dominant_share_counts_pixels_within_nine_grey_levels():
     assert dominant_share(np.full((1, 4, 4), 255, np.uint8))[0] == 1.0
 
 
-def test_accepts_a_dataset_rgb_arrays_and_mixed_size_lists(lfw):
+def test_accepts_a_dataset_rgb_arrays_and_mixed_size_lists(lfw, make_faces):
     images, signals = lfw
     pick = [0, 1, 150, 151]
-    ds = FaceDataset(images[pick], np.zeros(4, np.int64), np.array(["Training"] * 4))
+    ds = make_faces(images[pick], np.zeros(4, np.int64))
     expected = find_non_faces(images[pick], signals=FaceSignals(*(s[pick] for s in signals)))
     assert (find_non_faces(ds) == expected).all()
     rgb = np.repeat(images[pick][..., None], 3, axis=3)

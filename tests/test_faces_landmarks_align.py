@@ -3,15 +3,9 @@ import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from skimage import data
 
 from emolib.faces import Face, align, detect, eye_angle, landmark_features, landmarks68
 from emolib.faces.landmarks import N_LANDMARK_FEATURES
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    return data.astronaut()
 
 
 @pytest.fixture(scope="module")

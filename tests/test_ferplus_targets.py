@@ -1,7 +1,7 @@
 """FER+ label modes (emolib.data.ferplus_targets) on hand-made vote rows.
 
 Vote columns: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF.
-Every expected target below was worked out by hand from DESIGN §4 (FERPlus src/ferplus.py); the
+Every expected target below was worked out by hand from FERPlus's rules (Barsoum et al. 2016, src/ferplus.py); the
 comment on each row shows the arithmetic. ``S`` is the vote sum after single votes are removed.
 ``None`` means the row is dropped (its result is unknown / not-a-face).
 """

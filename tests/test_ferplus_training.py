@@ -6,9 +6,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from emolib.data.ferplus import majority_labels, to_head, training_targets  # noqa: E402
 from emolib.models.ferplus_training import (  # noqa: E402
-    MultiTargetLoss, VoteSequence, evaluate_majority, ferplus_loss, majority_labels, pocket_net, to_head,
-    train_ferplus, training_targets)
+    MultiTargetLoss, VoteSequence, evaluate_majority, ferplus_loss, pocket_net, train_ferplus)
 
 
 def test_multi_target_loss_matches_hand_computed_value():

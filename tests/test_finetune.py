@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from emolib.data import FaceDataset
+from emolib.balance import class_weights
 from emolib.data.sample import sample_faces
 from emolib.errors import DataFormatError
-from emolib.models.finetune import (FinetuneResult, Stage, balanced_class_weight, block_index,
+from emolib.models.finetune import (FinetuneResult, Stage, block_index,
                                     set_trainable, two_stage_finetune)
 from emolib.models.heads import add_head
-from emolib.models.pipeline import Augmentation, make_dataset, prepare_batch
-from emolib.models.saving import load_model, read_metadata, save_model
+from emolib.models.input_pipeline import Augmentation, make_dataset, prepare_batch
+from emolib.models.saving import load_model_with_metadata, read_metadata, save_model
 from emolib.models.vggface import VGGFace
 
 
@@ -18,7 +18,7 @@ def _trainable_count(model):
 
 
 # --------------------------------------------------------------------------------------------
-# seed 003 heads: the parameter counts of the seed's own model summaries
+# the FER2013 VGGFace student project's heads: the parameter counts of its own model summaries
 
 @pytest.fixture(scope="module")
 def vgg16_notop():
@@ -31,15 +31,16 @@ def resnet50_notop():
                    initializer="zeros")
 
 
-def test_vggface1_head_matches_the_seed_summary(vgg16_notop):
+def test_vggface1_head_matches_the_projects_summary(vgg16_notop):
     model = add_head(vgg16_notop, "vggface1", 7)
     set_trainable(vgg16_notop, 0)
     assert model.count_params() == 15_045_959 and _trainable_count(model) == 330_247
     assert model.output_shape == (None, 7)
 
 
-def test_vggface2_head_matches_the_seed_summary_below_224(resnet50_notop):
-    """29,862,855 / 6,301,703 as in seed 003; at 64 px thanks to the global avg_pool."""
+def test_vggface2_head_matches_the_projects_summary_below_224(resnet50_notop):
+    """29,862,855 / 6,301,703 as in the FER2013 VGGFace student
+    project; at 64 px thanks to the global avg_pool."""
     model = add_head(resnet50_notop, "vggface2", 7)
     set_trainable(resnet50_notop, 0)
     assert model.count_params() == 29_862_855 and _trainable_count(model) == 6_301_703
@@ -83,11 +84,6 @@ def test_layers_after_the_last_block_count_as_the_top_block():
         x = keras.layers.Conv2D(2, 1, name=name)(x)
     net = keras.Model(inp, x)
     assert set_trainable(net, 1) == ["block2a_conv", "top_conv"]
-
-
-def test_balanced_class_weight_is_n_over_k_times_count():
-    w = balanced_class_weight([0, 0, 0, 1], 3)
-    assert w == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0), 2: 1.0}
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,7 +155,7 @@ def _tiny_backbone():
 
 
 @pytest.fixture(scope="module")
-def finetuned(tmp_path_factory):
+def finetuned(tmp_path_factory, make_faces):
     """Clean happy / sad / surprise cartoon faces; 3 epochs head only, then 1 with conv2_1 unfrozen."""
     import keras
 
@@ -170,7 +166,7 @@ def finetuned(tmp_path_factory):
     labels = np.tile([0, 1, 2], 80)
     images = np.stack([render_face((3, 4, 5)[k], rng=rng, size=32, pose=False, jitter=0.5) for k in labels])
     usage = np.where(np.arange(len(labels)) < 180, "Training", "PublicTest")
-    ds = FaceDataset(images, labels, usage, ("happy", "sad", "surprise"), "test:render_face")
+    ds = make_faces(images, labels, ("happy", "sad", "surprise"), usage, source="test:render_face")
     train, val = ds.split("Training"), ds.split("PublicTest")
     backbone = _tiny_backbone()
     model = add_head(backbone, "vggface2", 3, dropout=0.0)
@@ -185,7 +181,7 @@ def finetuned(tmp_path_factory):
         model, make_dataset(train, image_size=32, batch_size=10, shuffle=True),
         make_dataset(val, image_size=32, batch_size=60),
         stage1=Stage(3, 1e-3), stage2=Stage(1, 3e-4, unfreeze=1, schedule="step"),
-        class_weight=balanced_class_weight(train.labels, 3), checkpoint_dir=checkpoints,
+        class_weight=class_weights(train.labels, n_classes=3), checkpoint_dir=checkpoints,
         callbacks=[Snapshot()])
     after = {l.name: [np.asarray(w) for w in l.weights] for l in backbone.layers}
     return result, snapshots + [after], checkpoints, model, val
@@ -255,7 +251,7 @@ def test_saved_model_round_trips_with_its_metadata(finetuned, tmp_path):
     model, val = finetuned[3], finetuned[4]
     path = save_model(model, tmp_path / "m.keras", classes=val.classes, preprocessing="vggface1",
                       input_size=32, backbone="tiny", profile="sample")
-    restored, meta = load_model(path)
+    restored, meta = load_model_with_metadata(path)
     assert meta["classes"] == ["happy", "sad", "surprise"] and meta["input_size"] == [32, 32]
     assert meta["preprocessing"] == "vggface1" and meta["backbone"] == "tiny"
     x = prepare_batch(val.images[:4], meta["input_size"], meta["preprocessing"])
@@ -281,7 +277,7 @@ def test_a_keras_file_without_metadata_is_refused(finetuned, tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# keras.applications backbones for the seeds' comparisons (built offline with weights=None)
+# keras.applications backbones for the source systems' comparisons (built offline with weights=None)
 
 def test_imagenet_vgg16_backbone_has_the_vggface_trunk_size_and_caffe_preprocessing():
     from emolib.models.backbones import build_backbone

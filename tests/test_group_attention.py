@@ -1,4 +1,4 @@
-"""The attention model over faces (vlgiitr, seed 004): masking, the four variants, learning."""
+"""The attention model over faces (vlgiitr, Gupta et al. 2018): masking, the four variants, learning."""
 import numpy as np
 import pytest
 
@@ -6,7 +6,7 @@ from emolib.data.sample import crowd_scene, sample_faces, sample_group_scenes
 from emolib.group import (VARIANTS, FaceAttention, GroupAttentionClassifier, SceneFaceExtractor,
                           attention_weights_model, build_attention_model, group_inputs,
                           load_attention_model, pretrain_face_encoder)
-from emolib.group.attention import call_in_chunks
+from emolib.models.predict import predict_batches
 
 
 def _layer_inputs(variant_dim=8, max_faces=5, counts=(0, 1, 3, 5), seed=0):
@@ -80,8 +80,8 @@ def test_model_takes_0_1_and_50_faces(untrained_model, n_faces):
     assert scene.n_faces == n_faces
     inputs = group_inputs([scene], max_faces=50, face_size=16, image_size=(32, 48))
     assert inputs["mask"].sum() == n_faces
-    probs = call_in_chunks(untrained_model, inputs)
-    weights = call_in_chunks(attention_weights_model(untrained_model), inputs)
+    probs = predict_batches(untrained_model, inputs)
+    weights = predict_batches(attention_weights_model(untrained_model), inputs)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
     assert weights.sum() == pytest.approx(float(n_faces > 0), abs=1e-5)
     assert np.all(weights[0, n_faces:] == 0)
@@ -92,7 +92,7 @@ def test_saved_model_loads_with_its_attention_layer(untrained_model, tmp_path):
     inputs = group_inputs([scene], max_faces=50, face_size=16, image_size=(32, 48))
     untrained_model.save(tmp_path / "group.keras")
     loaded = load_attention_model(tmp_path / "group.keras")
-    np.testing.assert_allclose(call_in_chunks(loaded, inputs), call_in_chunks(untrained_model, inputs),
+    np.testing.assert_allclose(predict_batches(loaded, inputs), predict_batches(untrained_model, inputs),
                                atol=1e-6)
 
 

@@ -1,4 +1,4 @@
-"""The AMD group pipeline (seed 000): faces, descriptors, median, forests, fallback, ensemble."""
+"""The AMD group pipeline (Rassadin et al. 2017): faces, descriptors, median, forests, fallback, ensemble."""
 import numpy as np
 import pytest
 
@@ -46,21 +46,18 @@ def test_max_faces_keeps_the_largest():
     assert [f.box[2] for f in kept.faces] == [60, 45]
 
 
-def test_detector_finds_the_face_in_a_real_photo():
-    from skimage import data
-
-    scene = SceneFaceExtractor(method="haar", size=64).transform([data.astronaut()])[0]
+def test_detector_finds_the_face_in_a_real_photo(astronaut):
+    scene = SceneFaceExtractor(method="haar", size=64).transform([astronaut])[0]
     assert scene.n_faces == 1
     x, y, w, h = scene.faces[0].box
     assert abs(x - 182) < 25 and abs(y - 64) < 25 and 60 < w < 130
 
 
-def test_photos_are_read_from_paths(tmp_path):
+def test_photos_are_read_from_paths(tmp_path, astronaut):
     import cv2
-    from skimage import data
 
     path = tmp_path / "group.jpg"
-    cv2.imwrite(str(path), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     scene = SceneFaceExtractor(method="haar", size=32).transform([path])[0]
     assert scene.source == str(path) and scene.n_faces == 1 and scene.image.shape == (512, 512, 3)
 
@@ -197,10 +194,8 @@ def test_member_table_has_every_member_and_both_ensembles(pipeline, scenes):
     assert table["accuracy"].iloc[-1] == pytest.approx(np.mean(pipeline.predict(X[32:]) == y[32:]))
 
 
-def test_predict_photo_runs_on_a_real_photo(pipeline):
-    from skimage import data
-
-    out = predict_photo(data.astronaut(), pipeline)
+def test_predict_photo_runs_on_a_real_photo(pipeline, astronaut):
+    out = predict_photo(astronaut, pipeline)
     assert out["n_faces"] == 1 and out["route"] == "ensemble"
     assert out["label"] in GROUP_CLASSES
     assert sum(out["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)

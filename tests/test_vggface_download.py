@@ -13,7 +13,7 @@ from emolib.models.vggface import get_weights_file, preprocess_input, weights_ur
 
 
 # --------------------------------------------------------------------------------------------
-# preprocess_input: RGB -> BGR, minus the means, no scaling (DESIGN §5)
+# preprocess_input: RGB -> BGR, minus the means, no scaling (VGGFace, Parkhi et al. 2015)
 
 def test_preprocess_version_1_matches_hand_computed_values():
     rgb = np.array([[[10, 20, 30]]], np.uint8)
@@ -42,7 +42,7 @@ def test_preprocess_rejects_bad_arguments(x, version, message):
 
 
 def test_pipeline_preprocessing_matches_preprocess_input():
-    from emolib.models.pipeline import prepare_batch, preprocess
+    from emolib.models.input_pipeline import prepare_batch, preprocess
 
     rgb = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
     for version, name in ((1, "vggface1"), (2, "vggface2")):

@@ -1,4 +1,4 @@
-"""The clip classifiers of seed 001: SVMs with CV-chosen C, score averaging, the class-prior
+"""The clip classifiers of NTechLab: SVMs with CV-chosen C, score averaging, the class-prior
 correction, augmentation averaging and the LSTM with frame shuffling, on the sample clips."""
 import cv2
 import numpy as np
@@ -8,7 +8,7 @@ from emolib.data.afew import load_afew
 from emolib.data.sample import write_sample_clips
 from emolib.features.aggregate import aggregate_clips
 from emolib.video import (FrameTransform, LinearSVMClassifier, PriorCorrection, ScoreAverage,
-                          augmented_clip_features, class_weights, clip_features, frame_transforms,
+                          augmented_clip_features, prior_weights, clip_features, frame_transforms,
                           hog_backbone, load_clip_faces, pad_sequences, shuffle_within)
 
 CHANCE = 1 / 7
@@ -33,10 +33,10 @@ def clips(tmp_path_factory):
 
 # -- class-prior correction ------------------------------------------------------------------
 
-def test_prior_correction_reproduces_seed_001_class_weights_from_its_test_frequencies():
-    test_counts = [98, 40, 70, 144, 193, 80, 28]               # seed 001, Table 5: An Di Fe Ha Ne Sa Su
+def test_prior_correction_reproduces_ntechlab_class_weights_from_its_test_frequencies():
+    test_counts = [98, 40, 70, 144, 193, 80, 28]               # NTechLab, Table 5: An Di Fe Ha Ne Sa Su
     seed_weights = [0.15, 0.10, 0.13, 0.19, 0.21, 0.14, 0.08]
-    np.testing.assert_allclose(class_weights(test_counts).round(2), seed_weights)
+    np.testing.assert_allclose(prior_weights(test_counts).round(2), seed_weights)
     np.testing.assert_allclose(PriorCorrection(test_counts).fit().weights_.round(2), seed_weights)
 
 
@@ -62,7 +62,7 @@ def test_prior_correction_rejects_margins_and_wrong_widths():
     with pytest.raises(ValueError, match="n x 3"):
         PriorCorrection([1, 1, 1]).fit().transform(np.ones((2, 2)))
     with pytest.raises(ValueError, match="frequencies"):
-        class_weights([1, -1, 2])
+        prior_weights([1, -1, 2])
 
 
 # -- frame shuffling and padding ---------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..config import emolib_home
 from ..errors import DownloadError
+from .cache import file_sha256
 
 __all__ = ["fetch", "download_ferplus_labels", "instructions", "FERPLUS_URL", "FERPLUS_SHA256"]
 
@@ -54,7 +55,7 @@ def fetch(url: str, sha256: str, dest: str | os.PathLike, *, progress: bool = Tr
     from tqdm.auto import tqdm
 
     dest = Path(dest)
-    if dest.exists() and _sha256(dest) == sha256:
+    if dest.exists() and file_sha256(dest) == sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part")
@@ -77,14 +78,6 @@ def fetch(url: str, sha256: str, dest: str | os.PathLike, *, progress: bool = Tr
                             f"{dest} was left as it was")
     shutil.move(tmp, dest)
     return dest
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download_ferplus_labels(dest: str | os.PathLike | None = None, *, progress: bool = True) -> Path:

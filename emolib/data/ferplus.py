@@ -1,4 +1,8 @@
-"""FER+ annotator votes (Barsoum et al. 2016, microsoft/FERPlus, MIT) and its four label modes.
+"""FER+ annotator votes (Barsoum et al. 2016, microsoft/FERPlus, MIT) and the targets they give.
+
+The four label modes of FERPlus turn votes into distributions (:func:`ferplus_targets`); a head
+(``"ferplus"``, 8 classes, or ``"fer2013"``, 7) maps them to a model's classes and each mode to
+its training targets (:func:`training_targets`).
 
 ``fer2013new.csv`` holds 10 votes per FER2013 image, in the same row order as ``fer2013.csv``.
 Join the two by row position: the number in ``Image name`` is not the row index.
@@ -7,16 +11,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError
-from .dataset import FaceDataset
+from .dataset import FER2013_CLASSES, FaceDataset
 
 __all__ = ["FERPLUS_COLUMNS", "FERPLUS_CLASSES", "FERPLUS_TO_FER2013", "MODES", "FerPlusTargets",
            "load_ferplus_votes", "attach_ferplus_votes", "ferplus_targets", "sample_onehot",
-           "ferplus_to_fer2013_labels", "label_agreement"]
+           "ferplus_to_fer2013_labels", "label_agreement", "FERPLUS_HEADS", "EPSILON", "head_classes",
+           "to_head", "TrainingTargets", "training_targets", "majority_labels"]
 
 FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                    "contempt", "unknown", "NF")
@@ -215,3 +221,89 @@ def label_agreement(fer_labels, votes) -> dict:
             "majority": float((maj_mapped == fer_labels[maj.keep]).mean()) if maj.keep.any() else float("nan"),
             "kept_by_majority": int(maj.keep.sum()),
             "crosstab": crosstab}
+
+
+# ----------------------------------------------------------------- targets of a model head
+FERPLUS_HEADS = ("ferplus", "fer2013")
+EPSILON = 0.001          # FERPlus' multi_target smoothing: (1 - eps) * binary + eps
+CONTEMPT = FERPLUS_CLASSES.index("contempt")
+
+
+def head_classes(head: str) -> tuple[str, ...]:
+    """Class names of a head: ``"ferplus"`` (8, FER+ column order) or ``"fer2013"`` (7)."""
+    if head == "ferplus":
+        return tuple(FERPLUS_CLASSES)
+    if head == "fer2013":
+        return tuple(FER2013_CLASSES)
+    raise ValueError(f"head {head!r}: expected one of {FERPLUS_HEADS}")
+
+
+def to_head(distribution: np.ndarray, head: str) -> tuple[np.ndarray, np.ndarray]:
+    """Map K x 8 FER+ distributions to a head. Returns ``(distribution, valid)``.
+
+    ``"ferplus"`` returns them unchanged. ``"fer2013"`` reorders the 7 shared emotions into
+    FER2013 order, drops contempt's share and renormalises. Rows whose dominant class (argmax,
+    first index on ties) is contempt are not ``valid``: they have no FER2013 class.
+    """
+    distribution = np.asarray(distribution, float)
+    if distribution.ndim != 2 or distribution.shape[1] != 8:
+        raise ValueError(f"distribution: expected K x 8 (FER+ classes), got shape {distribution.shape}")
+    if head == "ferplus":
+        return distribution, np.ones(len(distribution), bool)
+    head_classes(head)  # validates
+    out = np.zeros((len(distribution), 7))
+    for plus, fer in FERPLUS_TO_FER2013.items():
+        if fer is not None:
+            out[:, fer] += distribution[:, plus]
+    total = out.sum(axis=1)
+    valid = (distribution.argmax(axis=1) != CONTEMPT) & (total > 0)
+    out[valid] /= total[valid, None]
+    return out, valid
+
+
+def _mode_targets(distribution: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "multi_target":
+        return (1 - EPSILON) * (distribution > 0).astype(float) + EPSILON
+    return distribution.copy()
+
+
+@dataclass(frozen=True)
+class TrainingTargets:
+    """Targets for one mode and head, for the rows that survive the FER+ rules.
+
+    index: positions (into the vote rows) of the rows kept.
+    distribution: K x C label distribution (C = 8 or 7) of those rows.
+    targets: K x C training targets. For ``probability`` these are the distribution to draw the
+        per-epoch one-hot targets from (see :class:`VoteSequence`).
+    labels: K argmax classes of the distribution (first index on ties).
+    """
+
+    mode: str
+    head: str
+    index: np.ndarray
+    distribution: np.ndarray
+    targets: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return head_classes(self.head)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def training_targets(votes, mode: str, head: str = "ferplus") -> TrainingTargets:
+    """FER+ training targets of ``mode`` for a head (see :func:`ferplus_targets`)."""
+    head_classes(head)
+    t = ferplus_targets(votes, mode)
+    dist, valid = to_head(t.distribution, head)
+    index = np.flatnonzero(t.keep)[valid]
+    dist = dist[valid]
+    return TrainingTargets(mode, head, index, dist, _mode_targets(dist, mode), dist.argmax(axis=1))
+
+
+def majority_labels(votes, head: str = "ferplus") -> tuple[np.ndarray, np.ndarray]:
+    """Majority-rule evaluation labels: ``(index of rows kept, class per kept row)``."""
+    t = training_targets(votes, "majority", head)
+    return t.index, t.labels

@@ -19,7 +19,7 @@ from .dataset import FaceDataset
 __all__ = ["render_face", "sample_faces", "sample_votes", "GroupScene", "sample_group_scenes", "crowd_scene",
            "GROUP_CLASSES", "AFEW_CLASSES", "write_sample_clips", "FER2013_TRAIN_FRACTIONS"]
 
-# FER2013 Training class shares (DESIGN §4): angry .. neutral.
+# FER2013 Training class shares (Goodfellow et al. 2013): angry .. neutral.
 _TRAIN_COUNTS = np.array([3995, 436, 4097, 7215, 4830, 3171, 4965])
 FER2013_TRAIN_FRACTIONS = _TRAIN_COUNTS / _TRAIN_COUNTS.sum()
 

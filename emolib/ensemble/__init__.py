@@ -2,9 +2,11 @@
 
 Every ensemble combines its members' class scores (``predict_proba``):
 
-* :class:`MeanEnsemble`: score averaging (NTechLab, seed 001; seed 003's VGGFace1+2 ensemble);
-* :class:`FixedWeightEnsemble`: hand-picked weights (vlgiitr, seed 004);
-* :class:`AccuracyWeightedEnsemble`: weights from validation accuracy (AMD, seed 000);
+* :class:`MeanEnsemble`: score averaging (NTechLab {cite}`knyazev2017convolutional`; the FER2013
+  VGGFace student project's VGGFace1+2 ensemble);
+* :class:`FixedWeightEnsemble`: hand-picked weights (vlgiitr {cite}`vlgiitr2018group`);
+* :class:`AccuracyWeightedEnsemble`: weights from validation accuracy (the AMD group pipeline
+  {cite}`rassadin2017group`);
 * :class:`SVMWeightedEnsemble`: weights chosen by a linear SVM on the member scores (vlgiitr);
 * :class:`StackingEnsemble`: a second-level classifier on out-of-fold scores.
 

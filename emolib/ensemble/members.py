@@ -66,7 +66,7 @@ class KerasMember(ClassifierMixin, BaseEstimator):
         random_state: seed for ``keras.utils.set_random_seed`` before building.
         preprocess: optional function applied to each chunk of images before ``predict`` (and
             before training a ``build_fn`` model), e.g. resizing and VGGFace preprocessing with
-            ``functools.partial(emolib.models.pipeline.prepare_batch, image_size=224,
+            ``functools.partial(emolib.models.input_pipeline.prepare_batch, image_size=224,
             preprocessing="vggface1")``. Default: grey images get a channel axis, nothing else.
         chunk_size: images per ``predict`` chunk (bounds memory when ``preprocess`` enlarges them).
         verbose: Keras verbosity while training.
@@ -88,12 +88,13 @@ class KerasMember(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _input(self, X, input_shape=None):
-        from ..models.compact import as_model_input
+        from ..faces.batch import to_batch
         from ..models.ferplus_training import image_shape
 
         if self.preprocess is not None:
             return np.asarray(self.preprocess(X), dtype=np.float32)
-        return as_model_input(X, input_shape or image_shape(X)).astype(np.float32)
+        h, w, c = input_shape or image_shape(X)
+        return to_batch(X, (h, w), c)
 
     def __sklearn_clone__(self):
         if self.build_fn is None:        # a trained model: frozen, like sklearn's FrozenEstimator
@@ -137,10 +138,10 @@ class KerasMember(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise ValueError("KerasMember: call fit first (a no-op for a trained model)")
-        from ..models.ferplus_training import predict_in_batches
+        from ..models.predict import predict_batches
 
         shape = self.model_.input_shape[1:]
-        parts = [predict_in_batches(self.model_, self._input(X[i:i + self.chunk_size], shape))
+        parts = [predict_batches(self.model_, self._input(X[i:i + self.chunk_size], shape)).astype(float)
                  for i in range(0, len(X), self.chunk_size)]
         n_out = int(self.model_.output_shape[-1])
         return np.concatenate(parts) if parts else np.zeros((0, n_out))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models.predict import softmax
 from .base import ScoreEnsemble, normalise_weights
 
 __all__ = ["MeanEnsemble", "FixedWeightEnsemble", "AccuracyWeightedEnsemble", "SVMWeightedEnsemble"]
@@ -76,12 +77,6 @@ class AccuracyWeightedEnsemble(_WeightedAverage):
         self.weights_ = normalise_weights(acc ** self.power, len(acc), "accuracy weights")
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 class SVMWeightedEnsemble(ScoreEnsemble):
     """A linear SVM chooses the weights (vlgiitr's seed: an SVM on the 14 models' concatenated
     class probabilities).
@@ -129,4 +124,4 @@ class SVMWeightedEnsemble(ScoreEnsemble):
             d = np.stack([-d / 2, d / 2], axis=1)
         out = np.full((len(d), len(self.classes_)), -np.inf)   # classes unseen in fit get 0
         out[:, self.svm_.classes_] = d
-        return _softmax(out)
+        return softmax(out)

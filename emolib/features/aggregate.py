@@ -1,12 +1,13 @@
 """Aggregate a set of descriptors (faces of a photo, frames of a clip) into one vector.
 
-``median`` is AMD's group descriptor (seed 000). NTechLab's clip descriptors (seed 001), each
+``median`` is AMD's group descriptor ({cite}`rassadin2017group`). NTechLab's clip descriptors
+({cite}`knyazev2017convolutional`), each
 computed per neuron over the frames of a clip:
 
 - ``mean``, ``std`` (population, ddof 0), ``min``, ``max``;
 - ``stat`` = [mean, std, min, max] (from Bargal et al. 2016) and ``stat*`` = STAT without max;
 - ``fft``: the 1-D discrete Fourier transform of each neuron's sequence, whose magnitudes are then
-  averaged over the frequencies, giving one value per neuron (D values, as seed 001's 4,096 for
+  averaged over the frequencies, giving one value per neuron (D values, as NTechLab's 4,096 for
   VGG-Face's 4,096). A constant sequence gives its absolute value, whatever the clip length.
 
 Names are case-insensitive and combine with '+', e.g. ``"STAT*+fft"``; the parts are concatenated
@@ -26,7 +27,7 @@ __all__ = ["aggregate", "aggregate_clips", "Aggregate", "AGGREGATIONS", "fft_fea
 def fft_features(x: np.ndarray, n_coefficients: int | None = None) -> np.ndarray:
     """Spectral features of an ``N x D`` sequence, one Fourier transform per neuron (column).
 
-    With ``n_coefficients=None`` (seed 001's definition) this is ``mean_k |FFT(x)_k|`` over the N
+    With ``n_coefficients=None`` (NTechLab's definition) this is ``mean_k |FFT(x)_k|`` over the N
     frequencies, for each neuron: D values. With an integer, it returns instead the magnitudes of the first
     ``n_coefficients`` coefficients (divided by N; zero-padded when the clip is shorter),
     coefficient-major: ``n_coefficients * D`` values.

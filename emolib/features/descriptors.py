@@ -1,6 +1,7 @@
 """Deep face descriptors: the output of one layer of a face-recognition network, per image.
 
-This is how the AMD team (seed 000) described faces for group-level emotion: VGGFace's 4,096-D
+This is how the AMD team {cite}`rassadin2017group` described faces for group-level emotion:
+VGGFace's 4,096-D
 ``fc7`` or its 512-D average-pooled last convolutional map, computed with the image given in BGR
 order (as the Caffe model expects) or in RGB order, then fed to a classifier.
 :class:`DescriptorExtractor` does this for any VGGFace model or any Keras model, as a
@@ -12,44 +13,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..errors import ImageReadError
 
-__all__ = ["DescriptorExtractor", "DEFAULT_LAYER", "ORDERS", "POOLINGS", "prepare_images"]
+__all__ = ["DescriptorExtractor", "DEFAULT_LAYER", "ORDERS", "POOLINGS"]
 
 DEFAULT_LAYER = {"vgg16": "fc7", "resnet50": "avg_pool", "senet50": "avg_pool"}
 ORDERS = ("rgb", "bgr")
 POOLINGS = ("avg", "max", "flatten")
-
-
-def prepare_images(images, size: int | tuple[int, int]) -> np.ndarray:
-    """Stack RGB (or grey) uint8 images of any sizes into N x size x size x 3 float32.
-
-    ``images`` is a list of arrays or one N x H x W [x 3] array. Grey images are repeated over
-    three channels; images of another size are resized bilinearly (area averaging when shrinking).
-    """
-    import cv2
-
-    h, w = (size, size) if np.isscalar(size) else tuple(size)
-    if isinstance(images, np.ndarray) and images.ndim in (3, 4) and images.dtype != object:
-        images = list(images) if len(images) else []
-    out = np.empty((len(images), h, w, 3), np.float32)
-    for i, img in enumerate(images):
-        img = np.asarray(img)
-        if img.ndim == 3 and img.shape[-1] == 1:
-            img = img[..., 0]
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, axis=-1)
-        if img.ndim != 3 or img.shape[-1] != 3 or img.size == 0:
-            raise ImageReadError(f"images[{i}]", "an H x W x 3 RGB or H x W grey image",
-                                 f"shape {img.shape}")
-        if not (np.issubdtype(img.dtype, np.integer) or np.issubdtype(img.dtype, np.floating)):
-            raise ImageReadError(f"images[{i}]", "numeric pixels 0-255", f"dtype {img.dtype}")
-        if img.shape[:2] != (h, w):
-            shrink = img.shape[0] > h or img.shape[1] > w
-            img = cv2.resize(img.astype(np.float32), (w, h),
-                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        out[i] = img
-    return out
 
 
 class DescriptorExtractor(TransformerMixin, BaseEstimator):
@@ -65,7 +34,7 @@ class DescriptorExtractor(TransformerMixin, BaseEstimator):
             identity classifier (fc6-fc8, classifier) builds the model with its top.
         order: ``"bgr"`` flips the RGB input to BGR before subtracting the means, which is what
             VGGFace was trained on (``preprocess_input``); ``"rgb"`` leaves the channels as they
-            are and subtracts the same mean vector, the "RGB regime" of seed 000.
+            are and subtracts the same mean vector, the "RGB regime" of AMD.
         input_size: side of the square network input; images are resized to it. VGGFace's
             pretrained top needs 224; below the top any size from 48 (vgg16), 32 (resnet50) or
             197 (senet50) works.
@@ -152,7 +121,9 @@ class DescriptorExtractor(TransformerMixin, BaseEstimator):
     def _prepare(self, images) -> np.ndarray:
         from ..models.vggface import MEANS_BGR
 
-        x = prepare_images(images, self.size_)
+        from ..faces.batch import to_batch
+
+        x = to_batch(images, self.size_, 3)
         if self.order == "bgr":
             x = x[..., ::-1]
         if self.version_ is not None:

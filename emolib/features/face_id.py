@@ -3,7 +3,7 @@
 The network is dlib's ``dlib_face_recognition_resnet_model_v1``: a 29-layer ResNet trained with
 a metric loss on about 3 million faces to tell identities apart (99.38 % on the LFW benchmark,
 per dlib's documentation). Its weights ship in the ``face-recognition-models`` package, so it runs
-offline. Used as a group-pipeline member it is the seeds' idea, transfer from face
+offline. Used as a group-pipeline member it is the idea of the systems this book follows, transfer from face
 identification to emotion, on a real face-ID network with its real weights.
 
 Each face crop is aligned first: dlib's 5-point landmark predictor runs on the crop, and

@@ -1,8 +1,8 @@
 """Feature scaling as scikit-learn transformers: rescale to [-1, 1], rootsift, standardise.
 
-Seed 001 rescales each clip descriptor to [-1, 1], concatenates, applies rootsift
-``sign(x) * sqrt(|x| / ||x||_1)`` (Arandjelović and Zisserman 2012) and standardises, before a
-linear SVM. ``make_svm_scaler()`` chains the three in that order.
+NTechLab {cite}`knyazev2017convolutional` rescales each clip descriptor to [-1, 1], concatenates,
+applies rootsift ``sign(x) * sqrt(|x| / ||x||_1)`` (Arandjelović and Zisserman 2012) and
+standardises, before a linear SVM. ``make_svm_scaler()`` chains the three in that order.
 """
 from __future__ import annotations
 
@@ -15,19 +15,34 @@ __all__ = ["rootsift", "Rescale", "RootSIFT", "Standardise", "make_svm_scaler"]
 
 
 def _as_2d(X, name: str = "X") -> np.ndarray:
-    X = np.asarray(X, dtype=float)
+    """``X`` as a dense float samples x features array, or a clear error (scikit-learn's wording
+    where its estimator checks look for it)."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        raise TypeError(f"{name}: sparse input is not supported; expected a dense samples x features array")
+    X = np.asarray(X)
+    if np.iscomplexobj(X):
+        raise ValueError(f"{name}: Complex data not supported; expected real values")
+    X = X.astype(float)
     if X.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D samples x features array, got shape {X.shape}")
+        raise ValueError(f"{name}: expected a 2-D samples x features array, got shape {X.shape}. "
+                         f"Reshape your data with X.reshape(1, -1) for a single sample")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        what = "sample" if X.shape[0] == 0 else "feature"
+        raise ValueError(f"{name}: found array with 0 {what}(s) (shape={X.shape}) while a minimum of "
+                         f"1 is required.")
     if not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{name}: expected finite values, got {X[tuple(bad)]} at row {bad[0]}, column {bad[1]}")
+        raise ValueError(f"{name}: expected finite values (no NaN or inf), got {X[tuple(bad)]} at row "
+                         f"{bad[0]}, column {bad[1]}")
     return X
 
 
 def _check_width(est, X) -> None:
     if X.shape[1] != est.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features, but {type(est).__name__} was fitted with "
-                         f"{est.n_features_in_}")
+        raise ValueError(f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                         f"{est.n_features_in_} features as input (it was fitted with {est.n_features_in_})")
 
 
 def rootsift(X) -> np.ndarray:
@@ -114,7 +129,7 @@ class Standardise(TransformerMixin, BaseEstimator):
 
 def make_svm_scaler(rescale: bool = True, use_rootsift: bool = True, standardise: bool = True,
                     scope: str = "feature") -> Pipeline:
-    """Seed 001's feature normalisation: [-1, 1] rescaling, then rootsift, then standardisation."""
+    """NTechLab's feature normalisation: [-1, 1] rescaling, then rootsift, then standardisation."""
     steps = []
     if rescale:
         steps.append(("rescale", Rescale()))

@@ -1,12 +1,12 @@
 """Group-level emotion (EmotiW GAF: Positive, Neutral, Negative) from photos of several people.
 
-Two systems from the seeds, as scikit-learn estimators over lists of photos:
+Two published EmotiW systems, as scikit-learn estimators over lists of photos:
 
-* :class:`GroupEmotionPipeline` (AMD, EmotiW 2017, seed 000): aligned faces, deep face
+* :class:`GroupEmotionPipeline` (AMD, EmotiW 2017, {cite}`rassadin2017group`): aligned faces, deep face
   descriptors (avgpool / fc7, RGB / BGR) aggregated by median, one Random Forest per
   descriptor plus a landmark forest, a whole-image CNN that is also the no-face fallback, and an
   accuracy-weighted ensemble. :func:`predict_photo` runs a trained pipeline on any photo.
-* :class:`GroupAttentionClassifier` (vlgiitr, EmotiW 2018, seed 004): a global CNN and a face
+* :class:`GroupAttentionClassifier` (vlgiitr, EmotiW 2018, {cite}`vlgiitr2018group`): a global CNN and a face
   CNN trained end to end, the faces merged by attention (average, A, B or C).
 
 Keras, dlib and OpenCV load only when a model is built or a photo is read.

@@ -1,4 +1,5 @@
-"""The AMD group-level pipeline (Rassadin, Gruzdev & Savchenko, EmotiW 2017; seed 000).
+"""The AMD group-level pipeline (Rassadin, Gruzdev & Savchenko, EmotiW 2017,
+{cite}`rassadin2017group`).
 
 Faces are found and aligned; each face gets deep descriptors from a face-recognition network
 (VGGFace ``avgpool`` 512-d and ``fc7`` 4096-d, with the image in RGB and in BGR order); the
@@ -204,12 +205,10 @@ def amd_descriptor_extractors(backbone: str = "vgg16", *, weights="vggface", inp
             for name, layer, pooling in layers for order in orders}
 
 
-def _resize_images(scenes, size):
-    import cv2
+def _resize_images(scenes, size) -> np.ndarray:
+    from ..faces.batch import to_batch
 
-    h, w = size
-    return np.stack([cv2.resize(s.image, (w, h), interpolation=cv2.INTER_AREA) for s in scenes]
-                    ).astype(np.float32) if scenes else np.zeros((0, h, w, 3), np.float32)
+    return to_batch([s.image for s in scenes], size, 3)
 
 
 class WholeImageCNN(ClassifierMixin, BaseEstimator):
@@ -289,9 +288,10 @@ class WholeImageCNN(ClassifierMixin, BaseEstimator):
         scenes = as_scene_faces(X, self.faces)
         if not scenes:
             return np.zeros((0, len(self.classes_)))
-        from .attention import call_in_chunks
+        from ..models.predict import predict_batches
 
-        return call_in_chunks(self.model_, _resize_images(scenes, tuple(self.image_size))).astype(float)
+        return predict_batches(self.model_, _resize_images(scenes, tuple(self.image_size)),
+                               batch_size=128).astype(float)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,4 +1,5 @@
-"""Attention over the faces of a group photo (vlgiitr, EmotiW 2018, seed 004), in Keras 3.
+"""Attention over the faces of a group photo, in Keras 3: the vlgiitr model (EmotiW 2018,
+{cite}`vlgiitr2018group`).
 
 Two branches are trained end to end. A global CNN reads the whole photo; a local CNN encodes
 each face. An attention layer merges the variable number of faces into one vector, which is
@@ -25,119 +26,83 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .scene import SceneFaceExtractor, SceneFaces, as_scene_faces
+from ..config import quiet_tensorflow
+
+quiet_tensorflow()
+import keras  # noqa: E402  (after quiet_tensorflow, which must precede TensorFlow's import)
+
+from ..faces.batch import to_batch  # noqa: E402
+from ..models.predict import predict_batches  # noqa: E402
+from .scene import SceneFaceExtractor, SceneFaces, as_scene_faces  # noqa: E402
 
 __all__ = ["VARIANTS", "FaceAttention", "build_attention_model", "attention_weights_model",
            "group_inputs", "pretrain_face_encoder", "vggface_encoder", "GroupAttentionClassifier",
-           "call_in_chunks", "load_attention_model"]
+           "load_attention_model"]
 
 VARIANTS = ("average", "A", "B", "C")
 _NEG = -1e9
+ops = keras.ops
 
 
-def _keras():
-    from ..config import quiet_tensorflow
+@keras.saving.register_keras_serializable(package="emolib")
+class FaceAttention(keras.layers.Layer):
+    """Merge ``faces`` (B x F x D) under ``mask`` (B x F, 1 = real face) into B x D.
 
-    quiet_tensorflow()
-    import keras
+    Called on ``[faces, mask, global_vector]``; returns ``[attended, weights]`` where
+    ``weights`` (B x F) sum to 1 over the real faces of each photo and are 0 elsewhere
+    (all 0 for a photo without faces). ``variant`` is one of ``VARIANTS``; ``hidden`` is the
+    width of variant C's scoring layer.
+    """
 
-    return keras
+    def __init__(self, variant: str = "A", hidden: int = 64, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant={variant!r}: expected one of {VARIANTS}")
+        self.variant, self.hidden, self.dropout = variant, int(hidden), float(dropout)
+        self.query = self.score_hidden = self.score_out = None
+        self.drop = keras.layers.Dropout(self.dropout) if self.dropout else None
 
+    def build(self, input_shape):
+        faces_shape, _, global_shape = input_shape
+        d, g = int(faces_shape[-1]), int(global_shape[-1])
+        if self.variant == "A" and d != g:
+            raise ValueError(f"attention A uses the global vector as the query: its size ({g}) "
+                             f"must equal the face vector size ({d})")
+        if self.variant == "B":
+            self.query = keras.layers.Dense(d, name="query")
+            self.query.build((None, g))
+        if self.variant == "C":
+            self.score_hidden = keras.layers.Dense(self.hidden, name="score_hidden")
+            self.score_hidden.build((None, None, d))
+            self.score_out = keras.layers.Dense(1, name="score")
+            self.score_out.build((None, None, self.hidden))
 
-def call_in_chunks(model, inputs, chunk: int = 128):
-    """``model(inputs)`` in chunks of ``chunk`` rows, as NumPy (an array, or a list for several
-    outputs). Calling the model directly skips ``predict``'s graph tracing, which costs more
-    than the forward pass on the few hundred photos of a sample run."""
-    n = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
-    parts = []
-    for start in range(0, n, chunk):
-        sl = slice(start, start + chunk)
-        batch = {k: v[sl] for k, v in inputs.items()} if isinstance(inputs, dict) else inputs[sl]
-        out = model(batch, training=False)
-        parts.append([np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out))
-    if not parts:
-        raise ValueError("inputs: expected at least one row (photo) to predict")
-    if isinstance(parts[0], list):
-        return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
-    return np.concatenate(parts)
+    def call(self, inputs, training=None):
+        faces, mask, glob = inputs
+        mask = ops.cast(mask, faces.dtype)
+        d = ops.cast(ops.shape(faces)[-1], faces.dtype)
+        if self.variant == "average":
+            scores = ops.zeros_like(mask)
+        elif self.variant in ("A", "B"):
+            q = glob if self.variant == "A" else self.query(glob)
+            scores = ops.sum(faces * ops.expand_dims(q, 1), axis=-1) / ops.sqrt(d)
+        else:
+            h = self.score_hidden(faces)
+            if self.drop is not None:
+                h = self.drop(h, training=training)
+            scores = ops.squeeze(self.score_out(h), axis=-1)
+        scores = ops.where(mask > 0, scores, ops.full_like(scores, _NEG))
+        weights = ops.softmax(scores, axis=-1) * mask         # all-padded rows -> all zero
+        attended = ops.sum(ops.expand_dims(weights, -1) * faces, axis=1)
+        return [attended, weights]
 
+    def compute_output_shape(self, input_shape):
+        faces_shape = input_shape[0]
+        return [(faces_shape[0], faces_shape[-1]), (faces_shape[0], faces_shape[1])]
 
-def _attention_layer_class():
-    keras = _keras()
-    ops = keras.ops
-
-    @keras.saving.register_keras_serializable(package="emolib")
-    class FaceAttention(keras.layers.Layer):
-        """Merge ``faces`` (B x F x D) under ``mask`` (B x F, 1 = real face) into B x D.
-
-        Called on ``[faces, mask, global_vector]``; returns ``[attended, weights]`` where
-        ``weights`` (B x F) sum to 1 over the real faces of each photo and are 0 elsewhere
-        (all 0 for a photo without faces). ``variant`` is one of ``VARIANTS``; ``hidden`` is the
-        width of variant C's scoring layer.
-        """
-
-        def __init__(self, variant: str = "A", hidden: int = 64, dropout: float = 0.0, **kwargs):
-            super().__init__(**kwargs)
-            if variant not in VARIANTS:
-                raise ValueError(f"variant={variant!r}: expected one of {VARIANTS}")
-            self.variant, self.hidden, self.dropout = variant, int(hidden), float(dropout)
-            self.query = self.score_hidden = self.score_out = None
-            self.drop = keras.layers.Dropout(self.dropout) if self.dropout else None
-
-        def build(self, input_shape):
-            faces_shape, _, global_shape = input_shape
-            d, g = int(faces_shape[-1]), int(global_shape[-1])
-            if self.variant == "A" and d != g:
-                raise ValueError(f"attention A uses the global vector as the query: its size ({g}) "
-                                 f"must equal the face vector size ({d})")
-            if self.variant == "B":
-                self.query = keras.layers.Dense(d, name="query")
-                self.query.build((None, g))
-            if self.variant == "C":
-                self.score_hidden = keras.layers.Dense(self.hidden, name="score_hidden")
-                self.score_hidden.build((None, None, d))
-                self.score_out = keras.layers.Dense(1, name="score")
-                self.score_out.build((None, None, self.hidden))
-
-        def call(self, inputs, training=None):
-            faces, mask, glob = inputs
-            mask = ops.cast(mask, faces.dtype)
-            d = ops.cast(ops.shape(faces)[-1], faces.dtype)
-            if self.variant == "average":
-                scores = ops.zeros_like(mask)
-            elif self.variant in ("A", "B"):
-                q = glob if self.variant == "A" else self.query(glob)
-                scores = ops.sum(faces * ops.expand_dims(q, 1), axis=-1) / ops.sqrt(d)
-            else:
-                h = self.score_hidden(faces)
-                if self.drop is not None:
-                    h = self.drop(h, training=training)
-                scores = ops.squeeze(self.score_out(h), axis=-1)
-            scores = ops.where(mask > 0, scores, ops.full_like(scores, _NEG))
-            weights = ops.softmax(scores, axis=-1) * mask         # all-padded rows -> all zero
-            attended = ops.sum(ops.expand_dims(weights, -1) * faces, axis=1)
-            return [attended, weights]
-
-        def compute_output_shape(self, input_shape):
-            faces_shape = input_shape[0]
-            return [(faces_shape[0], faces_shape[-1]), (faces_shape[0], faces_shape[1])]
-
-        def get_config(self):
-            return {**super().get_config(), "variant": self.variant, "hidden": self.hidden,
-                    "dropout": self.dropout}
-
-    return FaceAttention
-
-
-_LAYER = None
-
-
-def FaceAttention(*args, **kwargs):
-    """The attention layer (a ``keras.layers.Layer``; built lazily so importing emolib stays light)."""
-    global _LAYER
-    if _LAYER is None:
-        _LAYER = _attention_layer_class()
-    return _LAYER(*args, **kwargs)
+    def get_config(self):
+        return {**super().get_config(), "variant": self.variant, "hidden": self.hidden,
+                "dropout": self.dropout}
 
 
 def _small_cnn(keras, input_shape, filters, out_dim, name, flatten=True, batchnorm=False):
@@ -169,7 +134,7 @@ def _all_layers(model):
 def pretrain_face_encoder(images, labels, *, face_size: int = 24, face_dim: int = 64,
                           filters: tuple[int, ...] = (8, 16, 32), epochs: int = 6, batch_size: int = 16,
                           learning_rate: float = 3e-3, batchnorm: bool = False, validation=None,
-                          random_state: int = 0, verbose: int = 0):
+                          random_state: int = 0, verbose: int = 0) -> tuple[keras.Model, dict]:
     """Train the small face CNN to recognise facial expressions, for the local branch to start from.
 
     vlgiitr's local branch started from a face network (SphereFace) fine-tuned on faces before
@@ -187,22 +152,11 @@ def pretrain_face_encoder(images, labels, *, face_size: int = 24, face_dim: int 
     Returns ``(encoder, history)``: the ``keras.Model`` from face_size x face_size x 3 (0-255)
     to ``face_dim`` features, and the Keras history dict.
     """
-    import cv2
-
-    keras = _keras()
     L = keras.layers
     labels = np.asarray(labels)
     if len(images) != len(labels) or len(labels) == 0:
         raise ValueError(f"images and labels: expected the same non-zero length, got {len(images)} "
                          f"and {len(labels)}")
-
-    def prep(x):
-        out = np.empty((len(x), face_size, face_size, 3), np.float32)
-        for i, im in enumerate(x):
-            im = np.asarray(im)
-            im = cv2.cvtColor(im, cv2.COLOR_GRAY2RGB) if im.ndim == 2 else im
-            out[i] = cv2.resize(im, (face_size, face_size), interpolation=cv2.INTER_AREA)
-        return out
 
     keras.utils.set_random_seed(random_state)
     encoder = _small_cnn(keras, (face_size, face_size, 3), filters, face_dim, "face_cnn",
@@ -212,10 +166,10 @@ def pretrain_face_encoder(images, labels, *, face_size: int = 24, face_dim: int 
                             L.Dense(n_classes, activation="softmax")], name="face_pretraining")
     clf.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"], jit_compile=False)
-    history = clf.fit(prep(images), labels, epochs=epochs, batch_size=batch_size, shuffle=True,
-                      verbose=verbose).history
+    history = clf.fit(to_batch(images, face_size, 3), labels, epochs=epochs, batch_size=batch_size,
+                      shuffle=True, verbose=verbose).history
     if validation is not None:                        # once, at the end (no per-epoch evaluation)
-        probs = call_in_chunks(clf, prep(validation[0]))
+        probs = predict_batches(clf, to_batch(validation[0], face_size, 3), batch_size=128)
         history["val_accuracy"] = [float(np.mean(probs.argmax(1) == np.asarray(validation[1])))]
     return encoder, history
 
@@ -224,7 +178,7 @@ def build_attention_model(variant: str = "A", *, max_faces: int = 8, face_size: 
                           image_size: tuple[int, int] = (64, 96), num_classes: int = 3,
                           face_dim: int = 64, global_dim: int | None = None, hidden: int = 64,
                           dropout: float = 0.3, filters: tuple[int, ...] = (8, 16, 32),
-                          face_encoder=None, global_backbone=None):
+                          face_encoder=None, global_backbone=None) -> keras.Model:
     """The two-branch group model of vlgiitr (Gupta et al., ICMI 2018), as a ``keras.Model``.
 
     Args:
@@ -252,7 +206,6 @@ def build_attention_model(variant: str = "A", *, max_faces: int = 8, face_size: 
         raise ValueError(f"variant={variant!r}: expected one of {VARIANTS}")
     if max_faces < 1 or face_size < 8 or num_classes < 2:
         raise ValueError("expected max_faces >= 1, face_size >= 8 and num_classes >= 2")
-    keras = _keras()
     L = keras.layers
     global_dim = face_dim if global_dim is None else global_dim
     if variant == "A" and global_dim != face_dim:
@@ -288,49 +241,42 @@ def build_attention_model(variant: str = "A", *, max_faces: int = 8, face_size: 
                        name=f"group_attention_{variant}")
 
 
-def load_attention_model(path):
-    """Load a model saved with ``model.save("....keras")``, registering ``FaceAttention`` first."""
-    global _LAYER
-    keras = _keras()
-    if _LAYER is None:
-        _LAYER = _attention_layer_class()
+def load_attention_model(path) -> keras.Model:
+    """Load a model saved with ``model.save("....keras")`` (:class:`FaceAttention` is registered)."""
     return keras.models.load_model(path)
 
 
-def attention_weights_model(model):
+def attention_weights_model(model: keras.Model) -> keras.Model:
     """A model sharing ``model``'s layers that outputs the attention weights (B x max_faces)."""
-    keras = _keras()
     return keras.Model(model.inputs, model.get_layer("face_attention").output[1])
 
 
-def group_inputs(scenes, *, max_faces: int = 8, face_size: int = 32,
+def group_inputs(scenes: list[SceneFaces], *, max_faces: int = 8, face_size: int = 32,
                  image_size: tuple[int, int] = (64, 96)) -> dict[str, np.ndarray]:
     """Pad and mask the faces of ``scenes`` (list of :class:`SceneFaces`) into model inputs.
 
     Photos with more than ``max_faces`` faces keep their first (largest) ``max_faces``.
     """
-    import cv2
-
     n = len(scenes)
     h, w = image_size
-    images = np.zeros((n, h, w, 3), np.float32)
+    images = to_batch([s.image for s in scenes], (h, w), 3) if n else np.zeros((0, h, w, 3), np.float32)
     faces = np.zeros((n, max_faces, face_size, face_size, 3), np.float32)
     mask = np.zeros((n, max_faces), np.float32)
     for i, s in enumerate(scenes):
-        images[i] = cv2.resize(s.image, (w, h), interpolation=cv2.INTER_AREA)
-        for k, crop in enumerate(s.crops[:max_faces]):
-            faces[i, k] = cv2.resize(crop, (face_size, face_size), interpolation=cv2.INTER_AREA)
-            mask[i, k] = 1.0
+        crops = list(s.crops[:max_faces])
+        if crops:
+            faces[i, :len(crops)] = to_batch(crops, face_size, 3)
+            mask[i, :len(crops)] = 1.0
     return {"image": images, "faces": faces, "mask": mask}
 
 
-def vggface_encoder(model: str = "resnet50", *, input_size: int = 96, weights="vggface"):
+def vggface_encoder(model: str = "resnet50", *, input_size: int = 96,
+                    weights="vggface") -> keras.Model:
     """A VGGFace network as the local branch (full profile): faces (0-255 RGB) -> pooled vector.
 
     The network is ``emolib.models.vggface.VGGFace(model, include_top=False, pooling="avg")``;
     VGGFace's preprocessing (RGB to BGR, mean subtraction) runs inside the returned model.
     """
-    keras = _keras()
     from ..models import vggface
 
     net = vggface.VGGFace(model, include_top=False, weights=weights,
@@ -391,7 +337,6 @@ class GroupAttentionClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, validation_data=None):
         """Train on photos ``X`` with labels ``y``; ``validation_data=(X_val, y_val)`` is optional."""
-        keras = _keras()
         if self.variant not in VARIANTS:
             raise ValueError(f"variant={self.variant!r}: expected one of {VARIANTS}")
         y = np.asarray(y)
@@ -425,7 +370,7 @@ class GroupAttentionClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        probs, _ = call_in_chunks(self.outputs_model_, self.inputs(X))
+        probs, _ = predict_batches(self.outputs_model_, self.inputs(X), batch_size=128)
         return probs.astype(float)
 
     def predict(self, X) -> np.ndarray:
@@ -436,5 +381,5 @@ class GroupAttentionClassifier(ClassifierMixin, BaseEstimator):
         scenes = as_scene_faces(X, self.faces)
         inputs = group_inputs(scenes, max_faces=self.max_faces, face_size=self.face_size,
                               image_size=tuple(self.image_size))
-        _, w = call_in_chunks(self.outputs_model_, inputs)
+        _, w = predict_batches(self.outputs_model_, inputs, batch_size=128)
         return [w[i, : min(s.n_faces, self.max_faces)] for i, s in enumerate(scenes)]

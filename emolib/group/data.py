@@ -58,7 +58,7 @@ def load_group_data(profile: str | Profile = "sample", data_dir: str | os.PathLi
     * sample profile: ``profile.n_scenes`` procedural scenes (``sample_group_scenes``), split
       stratified by ``val_fraction`` and ``test_fraction``.
     * full profile: a GAF copy in ``data_dir`` (``train|val/<class>/*.jpg``). GAF's test labels
-      are not public, so GAF ``val`` is the test split here (the seeds report it too), and
+      are not public, so GAF ``val`` is the test split here (the AMD and vlgiitr papers report it too), and
       ``val_fraction`` of GAF ``train`` is held out to weigh the members.
     """
     p = get_profile(profile) if isinstance(profile, str) else profile

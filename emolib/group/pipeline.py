@@ -28,7 +28,7 @@ MEMBER_TITLES = {
 
 
 def member_title(name: str) -> str:
-    """The row title of a member in the seed-000-style table."""
+    """The row title of a member in a table in the style of AMD's {cite}`rassadin2017group`."""
     return MEMBER_TITLES.get(name, name)
 
 
@@ -140,7 +140,7 @@ class GroupEmotionPipeline(ClassifierMixin, BaseEstimator):
 
     def member_table(self, X, y):
         """Accuracy on ``(X, y)`` of every member, of the ensemble without the whole-image CNN,
-        and of the full pipeline: the form of seed 000's table (a pandas DataFrame).
+        and of the full pipeline: the form of AMD's table (a pandas DataFrame).
 
         Members are scored on every photo; a face member answers photos without faces with
         its class frequencies, as it has nothing else to go on.

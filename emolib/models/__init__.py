@@ -1,3 +1,5 @@
-"""Models: VGGFace on Keras 3 (``vggface``), seed heads and fine-tuning, the compact CPU-track CNN
-(``compact``) and shipped pretrained models (``pretrained``). Import submodules explicitly, e.g.
+"""Models: VGGFace on Keras 3 (``vggface``), classification heads and fine-tuning (``heads``,
+``finetune``), the compact CPU-track CNN (``compact``), training within a budget (``training``),
+input pipelines (``input_pipeline``), batched prediction (``predict``), saving with metadata
+(``saving``) and shipped pretrained models (``pretrained``). Import submodules explicitly, e.g.
 ``from emolib.models import vggface``; TensorFlow loads only then."""

@@ -1,12 +1,13 @@
 """Backbones for fine-tuning: face-recognition (VGGFace) and ImageNet (keras.applications).
 
-The seeds compare the two kinds: seed 002 fine-tuned face-pretrained and ImageNet-pretrained
-networks and found the face weights generalise better (overfitting-set accuracy 0.79-0.82 against
-0.40-0.65); seed 003 tried EfficientNet B3/B4 against VGGFace (50.17 / 52.34 % against 70.62 %
+The source systems compare the two kinds: Ramos's FER thesis {cite}`ramos2018fer` fine-tuned
+face-pretrained and ImageNet-pretrained networks and found the face weights generalise better
+(overfitting-set accuracy 0.79-0.82 against 0.40-0.65); the FER2013 VGGFace student project
+{cite}`seed003fer2013` tried EfficientNet B3/B4 against VGGFace (50.17 / 52.34 % against 70.62 %
 validation accuracy on cleaned FER2013).
 
 Every backbone is returned without its classifier, with the name of the input preprocessing it
-expects (see :mod:`emolib.models.pipeline`). ``weights=None`` gives a random initialisation,
+expects (see :mod:`emolib.models.input_pipeline`). ``weights=None`` gives a random initialisation,
 which is what runs offline here; ``"pretrained"`` downloads the VGGFace or ImageNet weights.
 """
 from __future__ import annotations
@@ -23,8 +24,8 @@ class Backbone:
 
     model: object            # keras.Model without top
     name: str
-    preprocessing: str       # a key of emolib.models.pipeline.PREPROCESSING
-    head: str                # the seed head that suits its output (see emolib.models.heads)
+    preprocessing: str       # a key of emolib.models.input_pipeline.PREPROCESSING
+    head: str                # the student-project head that suits its output (see emolib.models.heads)
     pretrained: str | None   # "vggface", "imagenet", a path, or None (random init)
 
 

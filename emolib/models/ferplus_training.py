@@ -1,8 +1,8 @@
 """Training on FER+ votes in the four modes of Barsoum et al. (2016), "Training Deep Networks for
 Facial Expression Recognition with Crowd-Sourced Label Distribution" (microsoft/FERPlus, MIT).
 
-The label rules live in :func:`emolib.data.ferplus_targets`; this module turns them into Keras
-training:
+The label rules and the targets of each mode and head live in :mod:`emolib.data.ferplus`
+(:func:`~emolib.data.ferplus.training_targets`); this module turns them into Keras training:
 
 * **majority** and **crossentropy**: fixed targets (one-hot / soft), cross-entropy loss;
 * **probability**: a one-hot target drawn afresh from each image's distribution every epoch, inside
@@ -28,28 +28,13 @@ import numpy as np
 
 import keras
 
-from .. import FER2013_CLASSES
-from ..data.ferplus import FERPLUS_CLASSES, FERPLUS_TO_FER2013, MODES, ferplus_targets, sample_onehot
-from .compact import CosineSchedule, TimeBudget, as_model_input
+from ..data.ferplus import MODES, head_classes, majority_labels, sample_onehot, training_targets
+from ..faces.batch import to_batch
+from .predict import predict_batches
+from .training import CosineSchedule, TimeBudget
 
-__all__ = ["HEADS", "EPSILON", "MultiTargetLoss", "multi_target_loss", "ferplus_loss", "head_classes",
-           "to_head", "TrainingTargets", "training_targets", "majority_labels", "VoteSequence",
-           "FerPlusRun", "train_ferplus", "evaluate_majority", "image_shape", "predict_in_batches",
-           "pocket_net"]
-
-HEADS = ("ferplus", "fer2013")
-EPSILON = 0.001          # FERPlus' multi_target smoothing: (1 - eps) * binary + eps
-CONTEMPT = FERPLUS_CLASSES.index("contempt")
-
-
-def head_classes(head: str) -> tuple[str, ...]:
-    """Class names of a head: ``"ferplus"`` (8, FER+ column order) or ``"fer2013"`` (7)."""
-    if head == "ferplus":
-        return tuple(FERPLUS_CLASSES)
-    if head == "fer2013":
-        return tuple(FER2013_CLASSES)
-    raise ValueError(f"head {head!r}: expected one of {HEADS}")
-
+__all__ = ["MultiTargetLoss", "multi_target_loss", "ferplus_loss", "VoteSequence", "FerPlusRun",
+           "train_ferplus", "evaluate_majority", "image_shape", "pocket_net"]
 
 # ---------------------------------------------------------------------------------------- losses
 @keras.saving.register_keras_serializable(package="emolib")
@@ -76,7 +61,7 @@ class MultiTargetLoss(keras.losses.Loss):
         return {**super().get_config(), "clip": self.clip}
 
 
-def multi_target_loss(y_true, y_pred):
+def multi_target_loss(y_true, y_pred) -> keras.KerasTensor:
     """Functional form of :class:`MultiTargetLoss` (per-sample values)."""
     return MultiTargetLoss(reduction=None)(y_true, y_pred)
 
@@ -88,78 +73,6 @@ def ferplus_loss(mode: str) -> keras.losses.Loss:
     if mode == "multi_target":
         return MultiTargetLoss()
     return keras.losses.CategoricalCrossentropy()
-
-
-# --------------------------------------------------------------------------------------- targets
-def to_head(distribution: np.ndarray, head: str) -> tuple[np.ndarray, np.ndarray]:
-    """Map K x 8 FER+ distributions to a head. Returns ``(distribution, valid)``.
-
-    ``"ferplus"`` returns them unchanged. ``"fer2013"`` reorders the 7 shared emotions into
-    FER2013 order, drops contempt's share and renormalises. Rows whose dominant class (argmax,
-    first index on ties) is contempt are not ``valid``: they have no FER2013 class.
-    """
-    distribution = np.asarray(distribution, float)
-    if distribution.ndim != 2 or distribution.shape[1] != 8:
-        raise ValueError(f"distribution: expected K x 8 (FER+ classes), got shape {distribution.shape}")
-    if head == "ferplus":
-        return distribution, np.ones(len(distribution), bool)
-    head_classes(head)  # validates
-    out = np.zeros((len(distribution), 7))
-    for plus, fer in FERPLUS_TO_FER2013.items():
-        if fer is not None:
-            out[:, fer] += distribution[:, plus]
-    total = out.sum(axis=1)
-    valid = (distribution.argmax(axis=1) != CONTEMPT) & (total > 0)
-    out[valid] /= total[valid, None]
-    return out, valid
-
-
-def _mode_targets(distribution: np.ndarray, mode: str) -> np.ndarray:
-    if mode == "multi_target":
-        return (1 - EPSILON) * (distribution > 0).astype(float) + EPSILON
-    return distribution.copy()
-
-
-@dataclass(frozen=True)
-class TrainingTargets:
-    """Targets for one mode and head, for the rows that survive the FER+ rules.
-
-    index: positions (into the vote rows) of the rows kept.
-    distribution: K x C label distribution (C = 8 or 7) of those rows.
-    targets: K x C training targets. For ``probability`` these are the distribution to draw the
-        per-epoch one-hot targets from (see :class:`VoteSequence`).
-    labels: K argmax classes of the distribution (first index on ties).
-    """
-
-    mode: str
-    head: str
-    index: np.ndarray
-    distribution: np.ndarray
-    targets: np.ndarray
-    labels: np.ndarray
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return head_classes(self.head)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-
-def training_targets(votes, mode: str, head: str = "ferplus") -> TrainingTargets:
-    """FER+ training targets of ``mode`` for a head (see :func:`emolib.data.ferplus_targets`)."""
-    head_classes(head)
-    t = ferplus_targets(votes, mode)
-    dist, valid = to_head(t.distribution, head)
-    index = np.flatnonzero(t.keep)[valid]
-    dist = dist[valid]
-    return TrainingTargets(mode, head, index, dist, _mode_targets(dist, mode), dist.argmax(axis=1))
-
-
-def majority_labels(votes, head: str = "ferplus") -> tuple[np.ndarray, np.ndarray]:
-    """Majority-rule evaluation labels: ``(index of rows kept, class per kept row)``."""
-    t = training_targets(votes, "majority", head)
-    return t.index, t.labels
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -208,7 +121,8 @@ class VoteSequence(keras.utils.PyDataset):
             raise ValueError(f"batch_size={batch_size}: expected a positive integer")
         if mode == "probability" and not np.allclose(targets.sum(axis=1), 1, atol=1e-4):
             raise ValueError("targets: probability mode needs distributions (rows summing to 1)")
-        self.x = as_model_input(images, input_shape or image_shape(images))
+        h, w, c = input_shape or image_shape(images)
+        self.x = to_batch(images, (h, w), c)
         self.targets = targets
         self.mode, self.batch_size, self.shuffle, self.seed = mode, batch_size, shuffle, seed
         self.epoch = 0
@@ -233,24 +147,13 @@ class VoteSequence(keras.utils.PyDataset):
 
     def __getitem__(self, i: int):
         idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
-        return self.x[idx].astype(np.float32), self._y[idx]
+        return self.x[idx], self._y[idx]
 
     def on_epoch_begin(self) -> None:
         self.epoch = self.epochs_begun
         self.epochs_begun += 1
         if self.epoch:                           # epoch 0 was prepared in __init__
             self._prepare(self.epoch)
-
-
-def predict_in_batches(model, x, batch_size: int = 256) -> np.ndarray:
-    """``model(x)`` in eager batches, as float64 probabilities.
-
-    Unlike ``model.predict`` this traces nothing, so calling it on many models or input sizes
-    neither slows down nor fills the log with TensorFlow's retracing warnings.
-    """
-    n_out = int(model.output_shape[-1])
-    parts = [np.asarray(model(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
-    return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, n_out))
 
 
 def pocket_net(num_classes: int = 8, input_shape=(48, 48, 1)) -> keras.Model:
@@ -303,7 +206,7 @@ def train_ferplus(build_model: Callable[..., keras.Model], images, votes, *, mod
                   verbose: int = 0) -> FerPlusRun:
     """Train a fresh model on FER+ votes in one of FERPlus' four modes.
 
-    The optimisation follows the CPU-track recipe of :func:`emolib.models.compact.train` (AdamW,
+    The optimisation follows the CPU-track recipe of :func:`emolib.models.training.train` (AdamW,
     a short warm-up then cosine decay over the epochs, or over the time budget when there is one);
     only the targets and the loss change with the mode.
 
@@ -360,7 +263,7 @@ def train_ferplus(build_model: Callable[..., keras.Model], images, votes, *, mod
     validation = None
     if val_images is not None:
         idx, labels = majority_labels(val_votes, head)
-        validation = (as_model_input(np.asarray(val_images)[idx], model.input_shape).astype(np.float32),
+        validation = (to_batch(np.asarray(val_images)[idx], model.input_shape[1:3], model.input_shape[3]),
                       np.eye(len(classes), dtype=np.float32)[labels])
     budget = TimeBudget(time_budget_s / 60) if time_budget_s else None
     extra = [budget] if budget else []
@@ -390,10 +293,11 @@ def evaluate_majority(model, images, votes, head: str = "ferplus", *, batch_size
         raise ValueError(f"images and votes: expected one vote row per image, got {len(images)} "
                          f"images and {len(votes)} vote rows")
     idx, y_true = majority_labels(votes, head)
-    proba = predict_in_batches(model, as_model_input(images[idx], model.input_shape).astype(np.float32),
-                               batch_size)
+    x = to_batch(images[idx], model.input_shape[1:3], model.input_shape[3])
+    proba = predict_batches(model, x, batch_size=batch_size).astype(np.float64)
     if proba.shape[1] != len(classes):
-        raise ValueError(f"model: expected {len(classes)} outputs for the {head!r} head, got {proba.shape[1]}")
+        raise ValueError(f"model: expected {len(classes)} outputs for the {head!r} head, got "
+                         f"{proba.shape[1]}")
     y_pred = proba.argmax(axis=1)
     summary = classification_summary(y_true, y_pred, classes)
     return {**summary, "n_rows": int(len(images)), "y_true": y_true, "y_pred": y_pred}

@@ -1,8 +1,9 @@
 """Two-stage fine-tuning of a pretrained backbone with a new head.
 
-Stage 1 trains the head with the backbone frozen: the seed 003 recipe (Adam, lr 1e-4, 15 epochs)
-that gave 70.62 % (VGGFace1 head) on cleaned FER2013. Stage 2 unfreezes the backbone's top blocks
-at a lower learning rate, as seed 002 did ("learn last conv + fully connected ones", SGD, lr 0.001,
+Stage 1 trains the head with the backbone frozen: the recipe of the FER2013 VGGFace student
+project {cite}`seed003fer2013` (Adam, lr 1e-4, 15 epochs) that gave 70.62 % (VGGFace1 head) on
+cleaned FER2013. Stage 2 unfreezes the backbone's top blocks at a lower learning rate, as Ramos's
+FER thesis {cite}`ramos2018fer` did ("learn last conv + fully connected ones", SGD, lr 0.001,
 step policy every 33 % of the epochs). BatchNormalization layers stay frozen (inference mode) in
 stage 2, so a few epochs on small batches cannot wreck their statistics.
 
@@ -18,10 +19,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+import keras
 
 __all__ = ["Stage", "FinetuneResult", "two_stage_finetune", "run_stage", "find_backbone",
-           "set_trainable", "block_index", "balanced_class_weight", "build_classifier",
+           "set_trainable", "block_index", "build_classifier", "LearningRateLog",
            "SCHEDULES", "OPTIMIZERS"]
 
 SCHEDULES = ("constant", "step", "plateau", "cosine")
@@ -37,7 +38,7 @@ class Stage:
         learning_rate: initial learning rate.
         unfreeze: backbone blocks to train, counted from the top (0 = backbone frozen; "all").
         optimizer: "adam" or "sgd" (momentum 0.9).
-        schedule: "constant"; "step" (x0.1 every third of the epochs, seed 002); "plateau"
+        schedule: "constant"; "step" (x0.1 every third of the epochs, Ramos's thesis); "plateau"
             (x0.2 after 2 epochs without improvement); "cosine" (decay to 0 over the epochs).
         patience: early-stopping patience in epochs (None: no early stopping).
     """
@@ -79,7 +80,7 @@ class FinetuneResult:
 # building and freezing
 
 def build_classifier(backbone: str = "vggface_vgg16", *, input_size: int = 224, weights=None,
-                     head: str | None = None, num_classes: int = 7, dropout: float = 0.5):
+                     head: str | None = None, num_classes: int = 7, dropout: float = 0.5) -> keras.Model:
     """Backbone (see :mod:`emolib.models.backbones`) + seed head, returned with its preprocessing.
 
     Returns ``(model, preprocessing)``; ``model`` is uncompiled, its backbone is one nested layer.
@@ -93,10 +94,8 @@ def build_classifier(backbone: str = "vggface_vgg16", *, input_size: int = 224, 
     return model, b.preprocessing
 
 
-def find_backbone(model):
+def find_backbone(model: keras.Model) -> keras.Model:
     """The nested backbone model inside ``model`` (the first layer that is itself a Model)."""
-    import keras
-
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             return layer
@@ -132,8 +131,6 @@ def set_trainable(backbone, unfreeze: int | str, *, train_batchnorm: bool = Fals
     Layers after the last numbered block (e.g. EfficientNet's ``top_conv``) belong to the top
     block. BatchNormalization stays frozen unless ``train_batchnorm``.
     """
-    import keras
-
     layers = [l for l in backbone.layers if l.weights]
     blocks = {l.name: block_index(l.name) for l in layers}
     numbered = [b for b in blocks.values() if b is not None]
@@ -160,22 +157,10 @@ def set_trainable(backbone, unfreeze: int | str, *, train_batchnorm: bool = Fals
     return trainable
 
 
-def balanced_class_weight(labels, num_classes: int) -> dict[int, float]:
-    """Keras ``class_weight``: ``n / (k * n_c)`` per class present (scikit-learn's "balanced")."""
-    labels = np.asarray(labels)
-    counts = np.bincount(labels, minlength=num_classes)
-    present = counts > 0
-    k = int(present.sum())
-    return {int(c): (float(len(labels) / (k * counts[c])) if present[c] else 1.0)
-            for c in range(num_classes)}
-
-
 # ----------------------------------------------------------------------------------------------
 # training
 
 def _optimizer(stage: Stage, steps_per_epoch: int | None):
-    import keras
-
     lr = stage.learning_rate
     if stage.schedule == "cosine":
         if not steps_per_epoch:
@@ -186,26 +171,15 @@ def _optimizer(stage: Stage, steps_per_epoch: int | None):
     return keras.optimizers.Adam(learning_rate=lr)
 
 
-def _learning_rate_log_class():
-    import keras
+class LearningRateLog(keras.callbacks.Callback):
+    """Put the learning rate in effect into every epoch's logs (and so the History)."""
 
-    class LearningRateLog(keras.callbacks.Callback):
-        """Put the learning rate in effect into every epoch's logs (and so the History)."""
-
-        def on_epoch_end(self, epoch, logs=None):
-            if logs is not None:
-                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-
-    return LearningRateLog
-
-
-def _LearningRateLog():
-    return _learning_rate_log_class()()
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 def _callbacks(stage: Stage, monitor: str, checkpoint: Path | None, verbose: int):
-    import keras
-
     cbs = []
     if stage.patience is not None:
         cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=stage.patience,
@@ -217,7 +191,7 @@ def _callbacks(stage: Stage, monitor: str, checkpoint: Path | None, verbose: int
     elif stage.schedule == "plateau":
         cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.2, patience=2,
                                                      verbose=verbose))
-    cbs.append(_LearningRateLog())
+    cbs.append(LearningRateLog())
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         cbs.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor,
@@ -227,7 +201,7 @@ def _callbacks(stage: Stage, monitor: str, checkpoint: Path | None, verbose: int
 
 def run_stage(model, stage: Stage, train, validation=None, *, backbone=None, class_weight=None,
               checkpoint: str | os.PathLike | None = None, steps_per_epoch: int | None = None,
-              verbose: int = 0, extra_callbacks=()):
+              verbose: int = 0, extra_callbacks=()) -> tuple[keras.callbacks.History, list[str]]:
     """Set what trains, compile, and fit one stage. Returns ``(keras History, trainable names)``."""
     backbone = backbone or find_backbone(model)
     unfrozen = set_trainable(backbone, stage.unfreeze)
@@ -258,10 +232,10 @@ def two_stage_finetune(model, train, validation=None, *, stage1: Stage | None = 
 
     Args:
         model: a classifier from :func:`build_classifier` / :func:`emolib.models.heads.add_head`.
-        train, validation: ``tf.data`` datasets from :func:`emolib.models.pipeline.make_dataset`.
-        stage1: default ``Stage(15, 1e-4)`` (seed 003).
+        train, validation: ``tf.data`` datasets from :func:`emolib.models.input_pipeline.make_dataset`.
+        stage1: default ``Stage(15, 1e-4)`` (the FER2013 VGGFace student project).
         stage2: default ``Stage(5, 1e-5, unfreeze=1)``; pass None to skip with ``stage2=False``.
-        class_weight: Keras class weights, e.g. :func:`balanced_class_weight`.
+        class_weight: Keras class weights, e.g. :func:`emolib.balance.class_weights`.
         checkpoint_dir: keep the best model of each stage as ``stage1.keras``/``stage2.keras``.
         steps_per_epoch: for repeated (infinite) datasets.
         verbose: Keras verbosity (0 in the sample profile).

@@ -1,13 +1,14 @@
-"""The classification heads of seed 003, put on top of a face-recognition backbone.
+"""The classification heads of the FER2013 VGGFace student project {cite}`seed003fer2013`, put on
+top of a face-recognition backbone.
 
 * VGGFace1 head (on VGGFace-VGG16 without top): GAP -> BN -> Dropout -> Dense 512 -> Dropout ->
-  Dense 128 -> Dense 7. With the backbone frozen the seed's summary shows 15,045,959 parameters,
+  Dense 128 -> Dense 7. With the backbone frozen the project's summary shows 15,045,959 parameters,
   330,247 of them trainable; it reached 70.62 % validation accuracy on cleaned FER2013 (ROS).
 * VGGFace2 head (on VGGFace2-ResNet50 without top, whose output is N x 1 x 1 x 2048): Flatten ->
   Dropout -> Dense 2048 -> Dropout -> Dense 1024 -> Dense 7. 29,862,855 parameters, 6,301,703
   trainable; 70.31 % (ROS) and 70.51 % (ADASYN) validation accuracy.
 
-The seed does not state the dropout rates or hidden activations; emolib uses ReLU and 0.5 (an
+The project does not state the dropout rates or hidden activations; emolib uses ReLU and 0.5 (an
 assumption, not a seed fact). ``num_classes=8`` gives the FER+ head (Barsoum et al. 2016).
 """
 from __future__ import annotations
@@ -57,7 +58,7 @@ def add_head(backbone, head: str = "vggface1", num_classes: int = 7, *, dropout:
 
     Args:
         backbone: a ``keras.Model`` without top, e.g. ``VGGFace("vgg16", include_top=False)``.
-            It stays a single nested layer (as in the seed's summaries), so fine-tuning can
+            It stays a single nested layer (as in the project's summaries), so fine-tuning can
             freeze and unfreeze it.
         head: ``"vggface1"`` or ``"vggface2"``.
         num_classes: 7 (FER2013) or 8 (FER+).

@@ -1,9 +1,10 @@
 """Save and load fine-tuned models as ``.keras`` files that carry their own metadata.
 
-A model is only usable with the facts of its training: the class names in output order, the
-input size and the preprocessing version (:data:`emolib.models.pipeline.PREPROCESSING`). They go
-into the ``.keras`` archive itself, as ``emolib.json`` beside Keras' own files, so they cannot get
-separated from the weights. Keras ignores the extra entry when loading.
+A model is only usable with the facts of its training: the class names in output order, the input
+size and channels, the resize rule (:data:`emolib.faces.batch.RESIZE`) and the preprocessing version
+(:data:`emolib.models.input_pipeline.PREPROCESSING`). They go into the ``.keras`` archive itself, as
+``emolib.json`` beside Keras' own files, so they cannot get separated from the weights. Keras
+ignores the extra entry when loading.
 """
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from pathlib import Path
 
 from ..errors import DataFormatError, WeightsError
 
-__all__ = ["save_model", "load_model", "read_metadata", "METADATA_NAME", "FORMAT"]
+__all__ = ["save_model", "load_model_with_metadata", "read_metadata", "METADATA_NAME", "FORMAT"]
 
 METADATA_NAME = "emolib.json"
 FORMAT = "emolib-model/1"
 
 
 def _validate(model, classes, preprocessing, input_size) -> dict:
-    from .pipeline import PREPROCESSING
+    from .input_pipeline import PREPROCESSING
 
     classes = [str(c) for c in classes]
     if len(set(classes)) != len(classes) or len(classes) < 2:
@@ -35,8 +36,10 @@ def _validate(model, classes, preprocessing, input_size) -> dict:
     model_size = list(model.input_shape[1:3])
     if None not in model_size and model_size != size:
         raise ValueError(f"input_size: the model takes {model_size}, got {size}")
+    from ..faces.batch import RESIZE
+
     return {"classes": classes, "preprocessing": preprocessing, "input_size": size,
-            "channels": int(model.input_shape[-1])}
+            "channels": int(model.input_shape[-1]), "resize": RESIZE}
 
 
 def save_model(model, path: str | os.PathLike, *, classes, preprocessing: str, input_size,
@@ -84,8 +87,12 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return meta
 
 
-def load_model(path: str | os.PathLike, *, compile: bool = False):
-    """Load a model saved by :func:`save_model`: returns ``(model, metadata)``."""
+def load_model_with_metadata(path: str | os.PathLike, *, compile: bool = False) -> tuple:
+    """Load a model saved by :func:`save_model`: returns ``(keras_model, metadata)``.
+
+    For a ready-to-use face classifier (preprocessing applied), see
+    :func:`emolib.models.pretrained.load_model`.
+    """
     import keras
 
     meta = read_metadata(path)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import emolib_home
-from ..data.download import _sha256  # one file-hash helper for data and weights
+from ..data.cache import file_sha256  # one file-hash helper for data and weights
 from ..errors import DownloadError
 
 __all__ = ["VGGFace", "preprocess_input", "MODELS", "DEFAULT_CLASSES", "MIN_SIZE", "MEANS_BGR",
@@ -38,7 +38,7 @@ DEFAULT_CLASSES = {"vgg16": 2622, "resnet50": 8631, "senet50": 8631}
 MIN_SIZE = {"vgg16": 48, "resnet50": 32, "senet50": 197}
 PREPROCESS_VERSION = {"vgg16": 1, "resnet50": 2, "senet50": 2}
 MEANS_BGR = {1: (93.5940, 104.7624, 129.1863), 2: (91.4953, 103.8827, 131.0912)}
-"""Per-channel means, B, G, R, subtracted by :func:`preprocess_input` (DESIGN §5)."""
+"""Per-channel means, B, G, R, subtracted by :func:`preprocess_input` (VGGFace {cite}`parkhi2015deep`)."""
 
 BASE_URL = "https://github.com/rcmalli/keras-vggface/releases/download/v2.0/"
 CACHE_SUBDIR = "models/vggface"
@@ -143,13 +143,13 @@ def get_weights_file(model: str, include_top: bool = True, *, file_hash: str | N
                                          cache_subdir=CACHE_SUBDIR, cache_dir=str(cache_dir)))
     except Exception as e:  # keras raises bare Exception/ValueError for HTTP and hash failures
         target = cache_dir / CACHE_SUBDIR / fname
-        if expected and target.exists() and _sha256(target) != expected:
+        if expected and target.exists() and file_sha256(target) != expected:
             target.unlink()  # keras keeps a file that fails its hash; never leave one behind
         raise DownloadError(f"{url}: could not download {fname} into {cache_dir / CACHE_SUBDIR} "
                             f"({e})") from e
     pin = path.with_name(path.name + ".sha256")
     if expected is None:
-        got = _sha256(path)
+        got = file_sha256(path)
         if pin.exists():
             pinned = pin.read_text().split()[0]
             if got != pinned:

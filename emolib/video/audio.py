@@ -1,8 +1,9 @@
 """Audio features for the SVM ensemble: openSMILE's Interspeech 2010 paralinguistic set.
 
-Seed 001 added a linear SVM on 1,582 openSMILE features (35.0 % val alone) as the fifth member of
-its ensemble. The ``opensmile`` package (PyPI, 2.6.0) ships the openSMILE library and the
-``IS10_paraling`` configuration, and runs offline: ``pip install opensmile``.
+NTechLab {cite}`knyazev2017convolutional` added a linear SVM on 1,582 openSMILE features (35.0 % val
+alone) as the fifth member of its ensemble. The ``opensmile`` package (PyPI, 2.6.0) ships the
+openSMILE library and the ``IS10_paraling`` configuration, and runs offline: ``pip install
+opensmile``.
 
 openSMILE reads WAV/FLAC/OGG directly. Audio inside a video container (AFEW's ``.avi``) needs
 ffmpeg to extract first, e.g. ``ffmpeg -i clip.avi -ac 1 -ar 16000 clip.wav``.
@@ -24,7 +25,7 @@ from ..errors import DataFormatError
 
 __all__ = ["audio_features", "AUDIO_FEATURE_SET", "opensmile_available"]
 
-AUDIO_FEATURE_SET = "IS10"          # 1,582 functionals, as in seed 001
+AUDIO_FEATURE_SET = "IS10"          # 1,582 functionals, as in NTechLab
 _DIRECT = {".wav", ".flac", ".ogg"}
 
 

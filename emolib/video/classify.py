@@ -1,12 +1,12 @@
-"""Seed 001's classifiers: one linear SVM per feature set with C chosen by 5-fold CV, the average
-of their scores, and the class-prior correction.
+"""NTechLab's clip classifiers {cite}`knyazev2017convolutional`: one linear SVM per feature set
+with C chosen by 5-fold CV, the average of their scores, and the class-prior correction.
 
 - :class:`LinearSVMClassifier`: rescale to [-1, 1] -> rootsift -> standardise -> one-vs-rest
   linear SVM; ``C`` picked from ``Cs`` by stratified k-fold CV. Scores are the softmax of the margins.
 - :class:`ScoreAverage`: one member per feature set or modality (video networks, audio), each
-  fitted on its own features; the ensemble averages their class scores (seed 001: 5 SVMs).
+  fitted on its own features; the ensemble averages their class scores (NTechLab: 5 SVMs).
 - :class:`PriorCorrection`: multiplies the class scores by ``frequencies ** 0.5`` (normalised),
-  the square root of the class frequencies expected at test time. Seed 001's Table 5 gives the
+  the square root of the class frequencies expected at test time. NTechLab's Table 5 gives the
   weights 0.15 0.10 0.13 0.19 0.21 0.14 0.08 from the test counts 98 40 70 144 193 80 28; this
   turned 54.98 into 60.03 % test accuracy.
 """
@@ -19,26 +19,20 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..features.scaling import make_svm_scaler
+from ..models.predict import softmax
 
-__all__ = ["LinearSVMClassifier", "ScoreAverage", "PriorCorrection", "class_weights", "softmax"]
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    z = np.asarray(scores, float)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+__all__ = ["LinearSVMClassifier", "ScoreAverage", "PriorCorrection", "prior_weights"]
 
 
 class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
-    """Linear SVM on seed 001's normalised features, with ``C`` chosen by stratified k-fold CV.
+    """Linear SVM on NTechLab's normalised features, with ``C`` chosen by stratified k-fold CV.
 
     One binary hinge-loss SVM per class (one-vs-rest), solved by libsvm on the linear kernel
     ``Z Z^T`` of the normalised training clips. With few clips and many features (AFEW: hundreds of
     clips, thousands of features) this is much faster than a primal solver, and gives the same
     linear model: ``coef_`` (one weight vector per class) and ``intercept_``.
 
-    ``cv`` folds (5 in seed 001) are reduced to the smallest class's size when a class has fewer
+    ``cv`` folds (5 in NTechLab) are reduced to the smallest class's size when a class has fewer
     clips (at least 2 folds); ``cv_folds_`` records the number used. ``cv_scores_`` maps each C
     to its mean CV accuracy; ``C_`` is the best (the smallest C among ties).
     """
@@ -81,17 +75,17 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y):
         from sklearn.model_selection import StratifiedKFold
 
-        X = np.asarray(X, float)
-        y = np.asarray(y)
-        if X.ndim != 2 or len(X) != len(y):
-            raise ValueError(f"X, y: expected an n x d array and n labels, got shapes {X.shape} and {y.shape}")
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        X, y = validate_data(self, X, y, dtype=float)    # n x d finite array and n labels, or a clear error
+        check_classification_targets(y)
         if len(self.Cs) == 0 or min(self.Cs) <= 0:
             raise ValueError(f"Cs: expected positive regularisation constants, got {self.Cs}")
         self.classes_, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
         k = len(self.classes_)
         if k < 2:
-            raise ValueError(f"y: expected at least 2 classes, got {self.classes_.tolist()}")
-        self.n_features_in_ = X.shape[1]
+            raise ValueError(f"y: expected at least 2 classes, got 1 class: {self.classes_.tolist()}")
         Cs = sorted(float(c) for c in self.Cs)
         self.cv_folds_ = int(min(self.cv, counts.min()))
         if len(Cs) == 1 or self.cv_folds_ < 2:
@@ -114,14 +108,18 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """One-vs-rest margins, one column per class."""
+        from sklearn.utils.validation import validate_data
+
         check_is_fitted(self, "coef_")
-        return self.scaler_.transform(np.asarray(X, float)) @ self.coef_.T + self.intercept_
+        X = validate_data(self, X, dtype=float, reset=False)
+        return self.scaler_.transform(X) @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax of the SVM margins: class scores that sum to 1 (not calibrated probabilities)."""
         return softmax(self.decision_function(X))
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "coef_")
         return self.classes_[self.decision_function(X).argmax(axis=1)]
 
 
@@ -188,8 +186,8 @@ class ScoreAverage(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-def class_weights(frequencies, power: float = 0.5) -> np.ndarray:
-    """``frequencies ** power``, normalised to sum 1 (seed 001: power 0.5 on the test counts)."""
+def prior_weights(frequencies, power: float = 0.5) -> np.ndarray:
+    """``frequencies ** power``, normalised to sum 1 (NTechLab: power 0.5 on the test counts)."""
     f = np.asarray(frequencies, float)
     if f.ndim != 1 or len(f) < 2 or (f < 0).any() or f.sum() <= 0 or not np.isfinite(f).all():
         raise ValueError(f"frequencies: expected a 1-D array of >= 2 non-negative counts or shares, got {frequencies}")
@@ -201,9 +199,9 @@ class PriorCorrection(TransformerMixin, BaseEstimator):
     """Reweight class scores towards the class frequencies expected at test time.
 
     ``transform(P)`` returns ``P * w`` with each row renormalised to sum 1, where
-    ``w = class_weights(target_frequencies, power)``; with ``source_frequencies`` (the classes'
+    ``w = prior_weights(target_frequencies, power)``; with ``source_frequencies`` (the classes'
     frequencies in the data the scores were fitted on) ``w`` is ``(target / source) ** power``,
-    normalised. ``power=0.5`` is seed 001's square root; uniform targets change nothing.
+    normalised. ``power=0.5`` is NTechLab's square root; uniform targets change nothing.
     Scores must be non-negative (use ``predict_proba``, not SVM margins).
     """
 
@@ -215,13 +213,13 @@ class PriorCorrection(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         target = np.asarray(self.target_frequencies, float)
         if self.source_frequencies is None:
-            self.weights_ = class_weights(target, self.power)
+            self.weights_ = prior_weights(target, self.power)
         else:
             source = np.asarray(self.source_frequencies, float)
             if source.shape != target.shape or (source <= 0).any():
                 raise ValueError(f"source_frequencies: expected {len(target)} positive values, got "
                                  f"{self.source_frequencies}")
-            self.weights_ = class_weights(target / source, self.power)
+            self.weights_ = prior_weights(target / source, self.power)
         if X is not None:
             self._check(X)
         return self

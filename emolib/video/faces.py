@@ -1,4 +1,4 @@
-"""One face crop per frame, with seed 001's fallback: when no face is found, use the whole frame."""
+"""One face crop per frame, with NTechLab's fallback: when no face is found, use the whole frame."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,7 +74,7 @@ def clip_faces(frames: np.ndarray, *, detector: str | Callable = "centre", size:
         clips framed on one face (the sample clips). Every frame then counts as having a face.
 
     ``margin`` widens each box by that fraction of its side on every edge. Where no face is
-    found, ``fallback="frame"`` uses the whole frame (seed 001) and ``"previous"`` the last box
+    found, ``fallback="frame"`` uses the whole frame ({cite}`knyazev2017convolutional`) and ``"previous"`` the last box
     found in the clip (the whole frame before any). ``ClipFaces.n_missing`` counts those frames.
     """
     import cv2

@@ -1,11 +1,11 @@
-"""Frame features from any backbone, and seed 001's augmentation averaging.
+"""Frame features from any backbone, and NTechLab's augmentation averaging.
 
 A *backbone* is anything that turns a batch of RGB uint8 face crops into an ``N x D`` array:
 an :class:`emolib.features.descriptors.DescriptorExtractor` (or any object with ``transform``),
 a ``keras.Model`` (optionally cut at ``layer``), or a plain callable. :func:`as_backbone` wraps all
 three; :func:`hog_backbone` is a network-free baseline.
 
-Seed 001 averages each frame's features over 18 flip/rotate/scale transformations of the frame
+NTechLab averages each frame's features over 18 flip/rotate/scale transformations of the frame
 (``frame_transforms()``: 2 flips x 3 angles x 3 scales).
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ class FrameTransform:
 
 def frame_transforms(flips: Sequence[bool] = (False, True), angles: Sequence[float] = (-10.0, 0.0, 10.0),
                      scales: Sequence[float] = (0.9, 1.0, 1.1)) -> list[FrameTransform]:
-    """Every combination of ``flips x angles x scales``; the default gives seed 001's 18 transforms.
+    """Every combination of ``flips x angles x scales``; the default gives NTechLab's 18 transforms.
 
     The identity (no flip, angle 0, scale 1) comes first when it is among them.
     """
@@ -61,15 +61,6 @@ def frame_transforms(flips: Sequence[bool] = (False, True), angles: Sequence[flo
     if not out:
         raise ValueError("frame_transforms: expected at least one flip, angle and scale")
     return sorted(out, key=lambda t: not t.is_identity)
-
-
-def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    h, w = size
-    if images.shape[1:3] == (h, w):
-        return images
-    return np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA) for im in images])
 
 
 class KerasBackbone:
@@ -100,17 +91,15 @@ class KerasBackbone:
         self.channels = shape[3]
 
     def __call__(self, images) -> np.ndarray:
-        import cv2
+        from ..faces.batch import to_batch
+        from ..models.predict import predict_batches
 
         images = np.asarray(images)
-        if None not in self.input_hw:
-            images = _resize(images, self.input_hw)
-        x = images.astype(np.float32)
-        if self.channels == 1 and x.shape[-1] == 3:
-            x = np.stack([cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in images]).astype(np.float32)[..., None]
+        size = self.input_hw if None not in self.input_hw else images.shape[1:3]
+        x = to_batch(images, size, self.channels)
         if self.preprocess is not None:
             x = self.preprocess(x)
-        out = self.model.predict(x, batch_size=self.batch_size, verbose=0)
+        out = predict_batches(self.model, x, batch_size=self.batch_size, compiled=True)
         if out.ndim == 4:
             out = out.mean(axis=(1, 2)) if self.pooling == "avg" else out.reshape(len(out), -1)
         return np.asarray(out, np.float32).reshape(len(out), -1)
@@ -140,8 +129,9 @@ def hog_backbone(size: int = 48, cell: int = 8, bins: int = 9) -> Callable[[np.n
     hog = cv2.HOGDescriptor((size, size), (2 * cell, 2 * cell), (cell, cell), (cell, cell), bins)
 
     def features(images) -> np.ndarray:
-        images = _resize(np.asarray(images), (size, size))
-        grey = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) if im.ndim == 3 else im for im in images]
+        from ..faces.batch import to_batch
+
+        grey = np.rint(to_batch(np.asarray(images), size, 1)[..., 0]).astype(np.uint8)
         return np.stack([hog.compute(g).ravel() for g in grey]).astype(np.float32)
 
     return features
@@ -180,7 +170,7 @@ def augmented_clip_features(clips, backbone, *, transforms: Sequence[FrameTransf
                             **keras_options) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Both the plain and the augmentation-averaged frame features, sharing the identity pass.
 
-    ``transforms`` defaults to seed 001's 18 (``frame_transforms()``). Returns ``(plain, averaged)``,
+    ``transforms`` defaults to NTechLab's 18 (``frame_transforms()``). Returns ``(plain, averaged)``,
     each a list of ``T_i x D`` arrays.
     """
     fn = as_backbone(backbone, **keras_options)

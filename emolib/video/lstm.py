@@ -1,8 +1,9 @@
-"""An LSTM over frame-feature sequences, with seed 001's frame-shuffle augmentation.
+"""An LSTM over frame-feature sequences, with NTechLab's frame-shuffle augmentation.
 
-Seed 001 (Table 6) trained an LSTM on FR-Net-B frame features and shuffled the order of each
-clip's frames afresh during training: 50.39 % val against 46.48 % in the original order (order is
-fixed at inference). Clips of different lengths are padded at the end and masked.
+NTechLab {cite}`knyazev2017convolutional` (Table 6) trained an LSTM on FR-Net-B frame features and
+shuffled the order of each clip's frames afresh during training: 50.39 % val against 46.48 % in the
+original order (order is fixed at inference). Clips of different lengths are padded at the end and
+masked.
 """
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["pad_sequences", "shuffle_within", "build_lstm", "FrameLSTM"]
+from ..config import quiet_tensorflow
+
+quiet_tensorflow()
+import keras  # noqa: E402  (after quiet_tensorflow, which must precede TensorFlow's import)
+
+from ..models.predict import predict_batches  # noqa: E402
+
+__all__ = ["pad_sequences", "shuffle_within", "build_lstm", "FrameLSTM", "ShuffledBatches"]
 
 
 def pad_sequences(sequences: Sequence, max_len: int | None = None, value: float = 0.0
@@ -55,35 +63,29 @@ def shuffle_within(X: np.ndarray, lengths: Sequence[int], rng: np.random.Generat
     return out
 
 
-def _shuffled_batches(X, mask, y, lengths, batch_size, shuffle_frames, rng):
-    """A ``keras.utils.PyDataset`` serving ``((frames, mask), label)`` batches (defined here so that
-    Keras loads only when an LSTM is trained)."""
-    import keras
+class ShuffledBatches(keras.utils.PyDataset):
+    """Batches of ``((frames, mask), label)`` clips in a new order each epoch; with
+    ``shuffle_frames`` each clip's real frames are permuted afresh every time it is served."""
 
-    class ShuffledBatches(keras.utils.PyDataset):
-        """Batches of clips in a new order each epoch; with ``shuffle_frames`` each clip's real
-        frames are permuted afresh every time it is served."""
+    def __init__(self, X, mask, y, lengths, batch_size: int, shuffle_frames: bool,
+                 rng: np.random.Generator):
+        super().__init__()
+        self.X, self.mask, self.y, self.lengths = X, mask, y, lengths
+        self.batch_size, self.shuffle_frames, self.rng = batch_size, shuffle_frames, rng
+        self.order = rng.permutation(len(X))
 
-        def __init__(self, X, mask, y, lengths, batch_size, shuffle_frames, rng):
-            super().__init__()
-            self.X, self.mask, self.y, self.lengths = X, mask, y, lengths
-            self.batch_size, self.shuffle_frames, self.rng = batch_size, shuffle_frames, rng
-            self.order = rng.permutation(len(X))
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.X) / self.batch_size))
 
-        def __len__(self):
-            return int(np.ceil(len(self.X) / self.batch_size))
+    def __getitem__(self, i: int):
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        X = self.X[idx]
+        if self.shuffle_frames:
+            X = shuffle_within(X, self.lengths[idx], self.rng)
+        return (X, self.mask[idx]), self.y[idx]
 
-        def __getitem__(self, i):
-            idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-            X = self.X[idx]
-            if self.shuffle_frames:
-                X = shuffle_within(X, self.lengths[idx], self.rng)
-            return (X, self.mask[idx]), self.y[idx]
-
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(len(self.X))
-
-    return ShuffledBatches(X, mask, y, lengths, batch_size, shuffle_frames, rng)
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.X))
 
 
 def _mask(lengths: np.ndarray, T: int) -> np.ndarray:
@@ -91,15 +93,13 @@ def _mask(lengths: np.ndarray, T: int) -> np.ndarray:
 
 
 def build_lstm(n_features: int, n_classes: int, *, units: int = 32, dropout: float = 0.3,
-               learning_rate: float = 3e-3, jit_compile: bool | str = False):
+               learning_rate: float = 3e-3, jit_compile: bool | str = False) -> keras.Model:
     """A compiled ``keras.Model``: inputs ``[frames N x T x D, mask N x T bool]`` -> class softmax.
 
     The mask marks real frames; padded steps are skipped by the LSTM, so the output is its state
     after each clip's last real frame. Dropout applies to the input features and the LSTM's output.
     ``jit_compile`` is passed to ``compile`` (XLA off by default: it only slows small CPU runs).
     """
-    import keras
-
     if n_features < 1 or n_classes < 2 or units < 1 or not 0 <= dropout < 1:
         raise ValueError(f"build_lstm: expected n_features >= 1, n_classes >= 2, units >= 1 and dropout in "
                          f"[0, 1), got {n_features}, {n_classes}, {units}, {dropout}")
@@ -149,8 +149,6 @@ class FrameLSTM(ClassifierMixin, BaseEstimator):
     def fit(self, sequences, y, validation: tuple | None = None):
         """Train on ``sequences`` (list of ``T_i x D``) and labels ``y``; ``validation`` is an optional
         ``(sequences, y)`` pair scored after each epoch (``val_loss``/``val_accuracy`` in ``history_``)."""
-        import keras
-
         y = np.asarray(y)
         if len(y) != len(sequences):
             raise ValueError(f"y: expected {len(sequences)} labels, got {len(y)}")
@@ -169,7 +167,7 @@ class FrameLSTM(ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         self.model_ = build_lstm(self.n_features_in_, len(self.classes_), units=self.units,
                                  dropout=self.dropout, learning_rate=self.learning_rate)
-        data = _shuffled_batches(X, mask, y_idx, lengths, self.batch_size, self.shuffle_frames, rng)
+        data = ShuffledBatches(X, mask, y_idx, lengths, self.batch_size, self.shuffle_frames, rng)
         val = None
         if validation is not None:
             v_seqs, v_y = validation
@@ -185,7 +183,7 @@ class FrameLSTM(ClassifierMixin, BaseEstimator):
     def predict_proba(self, sequences) -> np.ndarray:
         check_is_fitted(self, "model_")
         X, lengths = self._inputs(sequences)
-        return self.model_.predict([X, _mask(lengths, X.shape[1])], batch_size=256, verbose=0)
+        return predict_batches(self.model_, [X, _mask(lengths, X.shape[1])], compiled=True)
 
     def predict(self, sequences) -> np.ndarray:
         return self.classes_[self.predict_proba(sequences).argmax(axis=1)]

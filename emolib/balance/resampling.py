@@ -1,8 +1,9 @@
-"""Class balancing for face datasets, built on imbalanced-learn.
+"""Resampling face datasets to balance their classes, built on imbalanced-learn.
 
-FER2013 is badly imbalanced (436 disgust against 7,215 happy training images). Seed 003 compares
-random oversampling, SMOTE, ADASYN and augmentation with class weights; seed 002 balances by
-augmenting the small classes (flip, rotation, blur, noise). This module offers each of them on a
+FER2013 is badly imbalanced (436 disgust against 7,215 happy training images). The FER2013
+VGGFace student project {cite}`seed003fer2013` compares random oversampling, SMOTE, ADASYN and
+augmentation with class weights; Ramos's FER thesis {cite}`ramos2018fer` balances by augmenting
+the small classes (flip, rotation, blur, noise). This module offers each of them on a
 :class:`~emolib.data.FaceDataset`:
 
 =====================  ===========================================================================
@@ -28,7 +29,7 @@ import numpy as np
 from imblearn.over_sampling.base import BaseOverSampler
 from sklearn.utils import check_random_state
 
-from .data.dataset import FaceDataset
+from ..data.dataset import FaceDataset
 
 __all__ = ["METHODS", "resample", "make_sampler", "random_oversample", "random_undersample", "smote",
            "adasyn", "augment_to_balance", "augment_images", "class_weights", "AugmentOverSampler"]
@@ -37,11 +38,11 @@ __all__ = ["METHODS", "resample", "make_sampler", "random_oversample", "random_u
 METHODS = ("none", "class_weight", "ros", "rus", "smote", "adasyn", "augment", "augment+class_weight")
 
 
-# --- augmentation (seed 002: flip, rotation, blur, noise) -------------------------------------------
+# --- augmentation (Ramos's FER thesis: flip, rotation, blur, noise) ----------------------------------
 
 def augment_images(images, *, random_state=0, flip: bool = True, max_rotation: float = 15.0,
                    blur: float = 0.5, noise: float = 4.0) -> np.ndarray:
-    """Randomly altered copies of uint8 images (N x H x W or N x H x W x 3), as seed 002 does.
+    """Randomly altered copies of uint8 images (N x H x W or N x H x W x 3), as Ramos's FER thesis does.
 
     Each copy is mirrored with probability 0.5 (``flip``), rotated by a uniform angle in
     ``[-max_rotation, max_rotation]`` degrees about its centre (borders reflected), blurred by a
@@ -133,7 +134,8 @@ class AugmentOverSampler(BaseOverSampler):
 
 # --- samplers on FaceDataset -------------------------------------------------------------------------
 
-def make_sampler(method: str, *, sampling_strategy="auto", random_state=0, **options):
+def make_sampler(method: str, *, sampling_strategy="auto", random_state=0,
+                 **options):  # an imblearn sampler
     """The imbalanced-learn sampler behind ``method`` ("ros", "rus", "smote", "adasyn", "augment")."""
     from imblearn.over_sampling import ADASYN, SMOTE, RandomOverSampler
     from imblearn.under_sampling import RandomUnderSampler
@@ -267,7 +269,7 @@ def _adasyn_per_class(X, ds, sampling_strategy, random_state, n_neighbors=5):
 
 
 def smote(ds: FaceDataset, *, features=None, k_neighbors: int = 5, sampling_strategy="auto",
-          random_state=0, return_features: bool = False):
+          random_state=0, return_features: bool = False) -> FaceDataset | tuple[FaceDataset, np.ndarray]:
     """SMOTE (Chawla et al., 2002): new faces interpolated between same-class neighbours.
 
     Args:
@@ -281,7 +283,7 @@ def smote(ds: FaceDataset, *, features=None, k_neighbors: int = 5, sampling_stra
 
 
 def adasyn(ds: FaceDataset, *, features=None, n_neighbors: int = 5, sampling_strategy="auto",
-           random_state=0, return_features: bool = False):
+           random_state=0, return_features: bool = False) -> FaceDataset | tuple[FaceDataset, np.ndarray]:
     """ADASYN (He et al., 2008): like SMOTE, with more new faces near other classes.
 
     Class counts come out close to, not exactly at, the target: ADASYN rounds a share per image.
@@ -294,7 +296,7 @@ def adasyn(ds: FaceDataset, *, features=None, n_neighbors: int = 5, sampling_str
 
 def augment_to_balance(ds: FaceDataset, *, sampling_strategy="auto", random_state=0, flip=True,
                        max_rotation=15.0, blur=0.5, noise=4.0) -> FaceDataset:
-    """Seed 002's balancing: add augmented copies (flip, rotation, blur, noise) of small classes."""
+    """Ramos's FER thesis's balancing: add augmented copies (flip, rotation, blur, noise) of small classes."""
     ds = _check_dataset(ds)
     sampler = make_sampler("augment", sampling_strategy=sampling_strategy, random_state=random_state,
                            image_shape=ds.images.shape[1:], flip=flip, max_rotation=max_rotation,
@@ -308,7 +310,9 @@ def augment_to_balance(ds: FaceDataset, *, sampling_strategy="auto", random_stat
 def class_weights(data, *, n_classes: int | None = None) -> dict[int, float]:
     """Keras ``class_weight`` for a dataset or label array: ``n / (k * count)`` per class.
 
-    This is scikit-learn's "balanced" rule; classes absent from the labels get weight 0.
+    This is scikit-learn's "balanced" rule. Classes absent from the labels get weight 0: no
+    sample carries them, so any weight leaves the loss unchanged, and 0 keeps ``sum(n_c * w_c) = n``
+    (Keras still needs a key for every output class). The one class-weight rule of emolib.
     """
     from sklearn.utils.class_weight import compute_class_weight
 
@@ -334,13 +338,15 @@ def _raise_rarest(ds: FaceDataset) -> dict[int, int]:
     return {int(c): max(int(n), floor) for c, n in enumerate(counts) if n > 0}
 
 
-def resample(ds: FaceDataset, method: str, *, random_state=0, features=None, **options):
+def resample(ds: FaceDataset, method: str, *, random_state=0, features=None,
+             **options) -> tuple[FaceDataset, dict[int, float] | None]:
     """Apply one of :data:`METHODS` and return ``(dataset, class_weight or None)``.
 
-    "none" and "class_weight" return the input dataset itself (unchanged); the class-weight
-    methods return the weights to pass to Keras' ``fit``. ``features`` is used by smote/adasyn.
-    "augment+class_weight" is seed 003's "AugDisgust + class weight": only the rarest classes are
-    augmented, up to the size of the second-smallest class, and class weights even out the rest.
+    "none" and "class_weight" return the input dataset itself (unchanged); the class-weight methods
+    return the weights to pass to Keras' ``fit``. ``features`` is used by smote/adasyn.
+    "augment+class_weight" is the FER2013 VGGFace student project's "AugDisgust + class weight":
+    only the rarest classes are augmented, up to the size of the second-smallest class, and class
+    weights even out the rest.
     """
     if method not in METHODS:
         raise ValueError(f"balance method {method!r}: expected one of {list(METHODS)}")

@@ -1,8 +1,9 @@
 """tf.data input pipelines: FaceDataset -> batches a pretrained backbone can eat.
 
 Each batch goes: uint8 faces (48 x 48 grey in FER2013) -> optional augmentation at the source
-resolution (flip, rotation, zoom, blur, noise: the transforms of seed 002) -> RGB -> resized to the
-backbone's input size -> the backbone's preprocessing. Augmenting before the resize keeps it cheap
+resolution (flip, rotation, zoom, blur, noise: the transforms of Ramos's FER thesis
+{cite}`ramos2018fer`) -> RGB at the backbone's input size (:func:`emolib.faces.batch.to_batch`,
+the function inference uses too) -> the backbone's preprocessing. Augmenting before the resize keeps it cheap
 at 224 px. All randomness is stateless and seeded, so a run is repeatable, and each epoch draws
 new transforms.
 
@@ -13,15 +14,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 __all__ = ["PREPROCESSING", "Augmentation", "make_dataset", "prepare_batch", "preprocess",
            "dataset_targets"]
 
 # version -> (channel order fed to the network, per-channel means in that order) or None (raw 0-255)
 PREPROCESSING: dict[str, tuple[str, tuple[float, float, float]] | None] = {
-    "vggface1": ("bgr", (93.5940, 104.7624, 129.1863)),        # VGGFace (VGG16), DESIGN §5
+    "vggface1": ("bgr", (93.5940, 104.7624, 129.1863)),        # VGGFace (VGG16), Parkhi et al. 2015
     "vggface2": ("bgr", (91.4953, 103.8827, 131.0912)),        # VGGFace2 (ResNet50, SENet50)
     "caffe_imagenet": ("bgr", (103.939, 116.779, 123.68)),     # keras.applications VGG16 (ImageNet)
     "none": None,                                              # models that rescale inside (EfficientNet)
@@ -30,7 +35,7 @@ PREPROCESSING: dict[str, tuple[str, tuple[float, float, float]] | None] = {
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Random transforms for training batches (seed 002: flip, rotate, blur, a little noise).
+    """Random transforms for training batches (Ramos's FER thesis: flip, rotate, blur, a little noise).
 
     Attributes:
         flip: mirror left-right with probability 1/2.
@@ -85,15 +90,14 @@ def _preprocess_tf(x, version: str):
     return x - np.asarray(means, np.float32)
 
 
-def _to_rgb_resized(x, size: tuple[int, int]):
-    """Float batch B x H x W x C (C = 1 or 3) -> B x size x 3."""
+def _to_batch_tf(x, size: tuple[int, int]):
+    """:func:`emolib.faces.batch.to_batch` inside a tf.data map: B x H x W x C -> B x size x 3."""
     import tensorflow as tf
 
-    if x.shape[-1] == 1:
-        x = tf.image.grayscale_to_rgb(x)
-    if tuple(x.shape[1:3]) != tuple(size):
-        x = tf.image.resize(x, size, method="bilinear")
-    return x
+    from ..faces.batch import to_batch
+
+    out = tf.numpy_function(lambda b: to_batch(b, size, 3), [x], tf.float32, stateful=False)
+    return tf.ensure_shape(out, [None, size[0], size[1], 3])
 
 
 def _gaussian_kernel(channels: int, sigma: float = 1.0, radius: int = 2) -> np.ndarray:
@@ -151,7 +155,8 @@ def dataset_targets(dataset, targets=None) -> np.ndarray:
 
 def make_dataset(dataset, *, image_size: int | tuple[int, int] = 48, preprocessing: str = "vggface1",
                  batch_size: int = 64, augment: Augmentation | bool | None = None,
-                 shuffle: bool = False, seed: int = 0, targets=None, repeat: bool = False):
+                 shuffle: bool = False, seed: int = 0, targets=None,
+                 repeat: bool = False) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(images, targets)`` batches from a :class:`FaceDataset`.
 
     Args:
@@ -184,7 +189,7 @@ def make_dataset(dataset, *, image_size: int | tuple[int, int] = 48, preprocessi
         ds = tf.data.Dataset.zip((ds, keys)).map(
             lambda xy, k: (_augment(tf.cast(xy[0], tf.float32), k, augment), xy[1]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.map(lambda x, t: (_preprocess_tf(_to_rgb_resized(tf.cast(x, tf.float32), size),
+    ds = ds.map(lambda x, t: (_preprocess_tf(_to_batch_tf(tf.cast(x, tf.float32), size),
                                              preprocessing), t),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if repeat:
@@ -195,14 +200,7 @@ def make_dataset(dataset, *, image_size: int | tuple[int, int] = 48, preprocessi
 def prepare_batch(images, image_size: int | tuple[int, int], preprocessing: str) -> np.ndarray:
     """Faces (uint8 N x H x W grey or N x H x W x 3 RGB) -> network input, as ``make_dataset`` does
     without augmentation. Use it for inference with a saved model's metadata."""
-    import tensorflow as tf
+    from ..faces.batch import to_batch
 
     _check_preprocessing(preprocessing)
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise ValueError(f"images: expected N x H x W grey or N x H x W x 3 RGB, got shape {x.shape}")
-    size = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
-    out = _preprocess_tf(_to_rgb_resized(tf.convert_to_tensor(x, tf.float32), size), preprocessing)
-    return np.asarray(out)
+    return preprocess(to_batch(images, image_size, 3), preprocessing)

@@ -242,12 +242,17 @@ def _serve(args, err) -> int:
     from emolib.errors import EmolibError
     from emolib.serve import create_app
 
+    max_upload_bytes = int(args.max_upload_mb * 2**20)
+    if max_upload_bytes < 1:
+        print(f"emolib serve: error: argument --max-upload-mb: expected at least one byte "
+              f"({1 / 2**20:.2g} MB), got {args.max_upload_mb!r}", file=err)
+        return EXIT_USAGE
     if args.host not in LOOPBACK:
         print(f"emolib: warning: binding to {args.host} exposes the demo beyond this machine; "
               "it has no authentication", file=err)
     try:
         model = _load_model(args.model)
-        app = create_app(model, args.detector, max_upload_bytes=int(args.max_upload_mb * 2**20),
+        app = create_app(model, args.detector, max_upload_bytes=max_upload_bytes,
                          max_pixels=args.max_pixels, min_face=args.min_face,
                          min_confidence=args.min_confidence,
                          max_detect_pixels=args.max_detect_pixels, whole_image=args.whole_image)

@@ -261,7 +261,8 @@ def test_python_dash_m_entry_point_sets_the_exit_code():
 @pytest.mark.parametrize("argv, option", [
     (["serve", "--port", "70000"], "--port"), (["serve", "--port", "0"], "--port"),
     (["serve", "--port", "http"], "--port"), (["serve", "--max-upload-mb", "nan"], "--max-upload-mb"),
-    (["serve", "--max-upload-mb", "-1"], "--max-upload-mb"), (["serve", "--max-pixels", "-5"], "--max-pixels"),
+    (["serve", "--max-upload-mb", "-1"], "--max-upload-mb"),
+    (["serve", "--max-upload-mb", "1e-9"], "--max-upload-mb"), (["serve", "--max-pixels", "-5"], "--max-pixels"),
     (["predict", "x.jpg", "--max-pixels", "-5"], "--max-pixels"),
     (["predict", "x.jpg", "--max-pixels", "1e9"], "--max-pixels"),
     (["predict", "x.jpg", "--min-face", "0"], "--min-face"),

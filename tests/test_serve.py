@@ -205,6 +205,16 @@ def test_concurrent_uploads_each_get_their_own_answer(client, astronaut_jpeg):
         assert [f["emotion"] for f in result["faces"]] == (["happy"] if name == "astronaut.jpg" else [])
 
 
+def test_float32_tiff_upload_finds_the_happy_astronaut(client):
+    import tifffile
+    from skimage import data
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, data.astronaut().astype(np.float32) / 255)   # Pillow cannot open it
+    result = post(client, buf.getvalue(), "astronaut.tif").get_json()
+    assert [f["emotion"] for f in result["faces"]] == ["happy"]
+
+
 def test_cmyk_jpeg_upload_is_analysed(client):
     from skimage import data
 

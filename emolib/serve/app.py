@@ -76,8 +76,11 @@ def read_upload(storage, max_pixels: int) -> tuple[bytes, str]:
         with Image.open(io.BytesIO(data)) as im:      # header only
             fmt, width, height = im.format, im.width, im.height
     except UnidentifiedImageError:
-        raise UploadError(415, f"{name}: not an image; expected one of "
-                               f"{', '.join(sorted(ALLOWED_FORMATS))}") from None
+        size = _tiff_size(data)               # float RGB TIFFs, which Pillow cannot open
+        if size is None:
+            raise UploadError(415, f"{name}: not an image; expected one of "
+                                   f"{', '.join(sorted(ALLOWED_FORMATS))}") from None
+        fmt, (width, height) = "TIFF", size
     except Image.DecompressionBombError as exc:        # PIL's own cap, far above max_pixels
         raise UploadError(413, f"{name}: too many pixels ({exc}); the limit is "
                                f"{max_pixels:,}") from None
@@ -90,6 +93,22 @@ def read_upload(storage, max_pixels: int) -> tuple[bytes, str]:
         raise UploadError(413, f"{name}: {width} x {height} = {width * height:,} pixels; "
                                f"the limit is {max_pixels:,}")
     return data, name
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a TIFF that tifffile can read, else None."""
+    if data[:4] not in (b"II*\0", b"MM\0*"):
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            shape = tif.pages[0].shape
+    except Exception:                          # not a readable TIFF after all
+        return None
+    if len(shape) == 3 and shape[0] in (3, 4) and shape[2] not in (3, 4):
+        shape = shape[1:]                      # planar: channels first
+    return (int(shape[1]), int(shape[0])) if len(shape) >= 2 else None
 
 
 def _display_image(data: bytes) -> tuple[str, int, int]:

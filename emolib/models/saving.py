@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..errors import DataFormatError, WeightsError
 
-__all__ = ["save_model", "load_model_with_metadata", "read_metadata", "METADATA_NAME", "FORMAT"]
+__all__ = ["save_model", "load_model_with_metadata", "read_metadata", "check_model_file", "METADATA_NAME",
+           "FORMAT"]
 
 METADATA_NAME = "emolib.json"
 FORMAT = "emolib-model/1"
@@ -67,6 +68,54 @@ def save_model(model, path: str | os.PathLike, *, classes, preprocessing: str, i
     return path
 
 
+KERAS_ENTRIES = ("config.json", "model.weights.h5")
+"""What every Keras 3 ``.keras`` archive holds (beside ``metadata.json``)."""
+
+
+def check_model_file(path: str | os.PathLike) -> Path:
+    """Refuse, with a message naming the file, a model file that is missing or not complete.
+
+    A ``.keras`` file must be a readable zip archive holding :data:`KERAS_ENTRIES` with intact
+    checksums; an ``.h5``/``.hdf5`` file must be a readable HDF5 file. A truncated download
+    fails here as "not a valid, complete ..." rather than inside Keras (which calls it "not found").
+
+    Raises:
+        WeightsError: no such file, a directory, or an invalid or incomplete archive.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise WeightsError(path, "no such model file (expected a .keras or .h5/.hdf5 file)")
+    if not path.is_file():
+        raise WeightsError(path, "expected a model file (.keras or .h5/.hdf5), got a directory")
+    size = path.stat().st_size
+    if path.suffix == ".keras":
+        _check_keras_archive(path, size)
+    elif path.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            raise WeightsError(path, f"the file exists ({size:,} bytes) but is not a valid HDF5 "
+                                     "model file (truncated download, or another format)")
+    return path
+
+
+def _check_keras_archive(path: Path, size: int) -> None:
+    invalid = f"the file exists ({size:,} bytes) but is not a valid, complete Keras archive"
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(path, f"{invalid}: a .keras file is a zip archive and this one has no "
+                                 "readable zip directory (truncated download, or not a .keras file)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            missing = [name for name in KERAS_ENTRIES if name not in archive.namelist()]
+            if missing:
+                raise WeightsError(path, f"{invalid}: it lacks {', '.join(missing)}")
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise WeightsError(path, f"{invalid}: {exc}") from None
+    if broken is not None:
+        raise WeightsError(path, f"{invalid}: its entry {broken} is corrupt (bad checksum)")
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
     """The metadata stored in a ``.keras`` file by :func:`save_model`."""
     path = Path(path)
@@ -95,6 +144,7 @@ def load_model_with_metadata(path: str | os.PathLike, *, compile: bool = False) 
     """
     import keras
 
+    check_model_file(path)
     meta = read_metadata(path)
     model = keras.models.load_model(path, compile=compile)
     if model.output_shape[-1] != len(meta["classes"]):

@@ -7,8 +7,16 @@ group's mood. It returns the JSON-ready dict both front ends print::
     {"image": PATH, "faces": [{"box": [x, y, w, h], "emotion": NAME, "probabilities": {NAME: p}}],
      "group": {"label": "Positive"|"Neutral"|"Negative", "confidence": p}}
 
-When no face is found, ``faces`` is empty, ``message`` says ``"no face found"`` and ``fallback``
-holds the emotion of the whole image (box = the whole image), from which the group label comes.
+When no face is found, ``faces`` is empty, ``message`` says ``"no face found"`` and ``group`` is
+None: no emotion is invented for a photo without a face. Only when asked (``whole_image=True``,
+``--whole-image``) is the whole image classified as if it were a face: ``fallback`` then holds that
+emotion (box = the whole image) and the group label comes from it.
+
+**Scaling**: faces are searched on the photo scaled by ``min(1, 40 / min_face)`` (so a face of
+``min_face`` pixels, default 40, is still 40 px for the detector), shrunk further only when the
+photo would exceed ``max_detect_pixels`` (default 16 megapixels) at that scale. Boxes are mapped
+back, and each face is cropped from the full-resolution photo. Detections smaller than
+``min_face`` or scoring below ``min_confidence`` (per detector, :data:`MIN_CONFIDENCE`) are dropped.
 
 **Group rule** (:func:`group_from_probabilities`): average the faces' probability vectors, then
 sum them into three moods: Positive = happy; Negative = angry + disgust + fear + sad (+ contempt
@@ -24,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["GROUP_CLASSES", "EMOTION_TO_GROUP", "DEFAULT_DETECTOR", "MAX_DETECT_SIDE",
-           "analyze_image", "crop_face", "group_from_probabilities", "group_model_from_file",
+__all__ = ["GROUP_CLASSES", "EMOTION_TO_GROUP", "DEFAULT_DETECTOR", "MIN_FACE", "DETECT_FACE_PX",
+           "MAX_DETECT_PIXELS", "MIN_CONFIDENCE", "detection_scale", "analyze_image", "crop_face", "group_from_probabilities", "group_model_from_file",
            "format_text"]
 
 GROUP_CLASSES = ("Positive", "Neutral", "Negative")
@@ -38,8 +46,28 @@ EMOTION_TO_GROUP = {
 DEFAULT_DETECTOR = "haar"
 """Haar finds the astronaut's face alone in ~0.1 s; HOG adds a false positive there and MTCNN,
 though the most accurate, costs ~10 s to load and ~1 s a photo on two CPU cores."""
-MAX_DETECT_SIDE = 1024
-"""Photos whose longest side is larger are shrunk to this for detection (boxes map back)."""
+MIN_FACE = 40
+"""Smallest face side, in pixels of the original photo, that is searched and reported."""
+DETECT_FACE_PX = 40
+"""The side a ``MIN_FACE`` face keeps at the detection scale (detectors search from 20-40 px)."""
+MAX_DETECT_PIXELS = 16_000_000
+"""The detection image is shrunk below this (haar takes ~2 s for 16 Mpx on one CPU core)."""
+MIN_CONFIDENCE = {"haar": 1.0, "hog": 0.3, "mtcnn": 0.9}
+"""Default score cut per detector. On skimage's sample photos the astronaut's face scores 4.9-5.8
+(haar), 1.16 (hog) and > 0.99 (mtcnn); haar's weakest false positives on coins and textures score
+below 1 and hog's false positive on the astronaut 0.12."""
+_WINDOW = {"haar": 24, "hog": 40, "mtcnn": 20}   # smallest face each detector finds, detection px
+
+
+def detection_scale(height: int, width: int, min_face: int = MIN_FACE,
+                    max_detect_pixels: int = MAX_DETECT_PIXELS) -> float:
+    """The factor a ``height x width`` photo is resized by for detection (see the module docstring)."""
+    return min(1.0, DETECT_FACE_PX / min_face, (max_detect_pixels / (height * width)) ** 0.5)
+
+
+def smallest_face(scale: float, detector: str, min_face: int = MIN_FACE) -> int:
+    """About the smallest face (original pixels) found at detection ``scale``."""
+    return max(min_face, int(np.ceil(_WINDOW[detector] / scale)))
 
 
 def crop_face(rgb: np.ndarray, box, margin: float = 0.1) -> np.ndarray:
@@ -87,8 +115,9 @@ def _face_entry(box, proba_row, classes) -> dict:
 
 
 def analyze_image(image, model=None, detector: str = DEFAULT_DETECTOR, *, source=None,
-                  max_pixels: int | None = None, max_detect_side: int = MAX_DETECT_SIDE,
-                  group_model=None) -> dict:
+                  max_pixels: int | None = None, min_face: int = MIN_FACE,
+                  min_confidence: float | None = None, max_detect_pixels: int = MAX_DETECT_PIXELS,
+                  whole_image: bool = False, group_model=None) -> dict:
     """Detect, classify and summarise the faces of one photo.
 
     Args:
@@ -99,7 +128,10 @@ def analyze_image(image, model=None, detector: str = DEFAULT_DETECTOR, *, source
         detector: ``"haar"``, ``"hog"`` or ``"mtcnn"``.
         source: the name reported as ``"image"`` (default: the path, or ``"<array>"``).
         max_pixels: refuse larger images before decoding (default: ``emolib.faces.MAX_PIXELS``).
-        max_detect_side: photos larger than this on their longest side are shrunk for detection.
+        min_face: smallest face side searched, in pixels of the photo (an integer >= 1).
+        min_confidence: drop detections scoring below this (default: :data:`MIN_CONFIDENCE`).
+        max_detect_pixels: largest detection image, in pixels (see the module docstring).
+        whole_image: when no face is found, classify the whole image as one face (``fallback``).
         group_model: optional callable ``f(rgb) -> {"label": NAME, "probabilities": {NAME: p}}``
             (e.g. :func:`group_model_from_file`) that replaces the averaging rule for the group
             label; the group confidence is then the probability of its label.
@@ -109,11 +141,17 @@ def analyze_image(image, model=None, detector: str = DEFAULT_DETECTOR, *, source
 
     Raises:
         emolib.errors.ImageReadError: the image cannot be read, or is too large.
+        ValueError: a bad ``detector``, ``min_face``, ``min_confidence`` or ``max_detect_pixels``.
     """
     from emolib import faces as face_lib
 
     if detector not in face_lib.METHODS:
         raise ValueError(f"detector={detector!r}: expected one of {face_lib.METHODS}")
+    for name, value in (("min_face", min_face), ("max_detect_pixels", max_detect_pixels)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r}: expected a whole number >= 1")
+    if min_confidence is None:
+        min_confidence = MIN_CONFIDENCE[detector]
     if model is None:
         from emolib.models.pretrained import load_default_model
 
@@ -122,27 +160,32 @@ def analyze_image(image, model=None, detector: str = DEFAULT_DETECTOR, *, source
         source = str(image) if isinstance(image, (str, Path)) else "<array>"
     kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
     rgb = face_lib.load_image(image, **kwargs)
-    longest = max(rgb.shape[:2])
-    scale = min(1.0, max_detect_side / longest)
-    found = face_lib.detect(rgb, detector, upscale=scale)
+    height, width = rgb.shape[:2]
+    scale = detection_scale(height, width, min_face, max_detect_pixels)
+    found = face_lib.detect(rgb, detector, upscale=scale, min_size=min_face,
+                            min_confidence=min_confidence, max_pixels=max(height * width, 1))
     classes = tuple(model.classes)
     result: dict = {"image": str(source), "faces": []}
+    proba = None
     if found:
         boxes = [f.box for f in found]
-        proba = model.predict_proba([crop_face(rgb, b) for b in boxes])
+        proba = model.predict_proba([crop_face(rgb, b) for b in boxes])   # full-resolution crops
         result["faces"] = [_face_entry(b, p, classes) for b, p in zip(boxes, proba)]
     else:
-        height, width = rgb.shape[:2]
-        proba = model.predict_proba([rgb])
         result["message"] = "no face found"
-        result["fallback"] = _face_entry((0, 0, width, height), proba[0], classes)
-    if group_model is None:
-        label, confidence, _ = group_from_probabilities(proba, classes)
-    else:
+        result["smallest_face_searched"] = smallest_face(scale, detector, min_face)
+        if whole_image:
+            proba = model.predict_proba([rgb])
+            result["fallback"] = _face_entry((0, 0, width, height), proba[0], classes)
+    if group_model is not None:
         answer = group_model(rgb)
         label = str(answer["label"])
-        confidence = float(answer["probabilities"][label])
-    result["group"] = {"label": label, "confidence": round(confidence, 4)}
+        result["group"] = {"label": label, "confidence": round(float(answer["probabilities"][label]), 4)}
+    elif proba is not None:
+        label, confidence, _ = group_from_probabilities(proba, classes)
+        result["group"] = {"label": label, "confidence": round(confidence, 4)}
+    else:
+        result["group"] = None
     return result
 
 
@@ -183,9 +226,14 @@ def format_text(result: dict) -> str:
         x, y, w, h = face["box"]
         lines.append(f"  face {i} at x={x} y={y} w={w} h={h}: {face['emotion']} ({p:.2f})")
     if not result["faces"]:
-        fb = result["fallback"]
-        lines.append(f"  {result.get('message', 'no face found')}; whole-image fallback: "
-                     f"{fb['emotion']} ({fb['probabilities'][fb['emotion']]:.2f})")
+        line = f"  {result.get('message', 'no face found')}"
+        if result.get("smallest_face_searched"):
+            line += f" (faces of at least {result['smallest_face_searched']} px were searched)"
+        fb = result.get("fallback")
+        if fb:
+            line += (f"; whole-image fallback: {fb['emotion']} "
+                     f"({fb['probabilities'][fb['emotion']]:.2f})")
+        lines.append(line)
     g = result["group"]
-    lines.append(f"  group mood: {g['label']} ({g['confidence']:.2f})")
+    lines.append(f"  group mood: {g['label']} ({g['confidence']:.2f})" if g else "  group mood: none (no face)")
     return "\n".join(lines)

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import base64
 import io
+import math
+import numbers
 import threading
 
 from emolib.errors import ImageReadError
 
-from .analysis import DEFAULT_DETECTOR, analyze_image
+from .analysis import DEFAULT_DETECTOR, MAX_DETECT_PIXELS, MIN_FACE, analyze_image
 from .page import EMOTION_COLOURS, PAGE
 
 __all__ = ["create_app", "ALLOWED_FORMATS", "UploadError"]
@@ -74,8 +76,11 @@ def read_upload(storage, max_pixels: int) -> tuple[bytes, str]:
         with Image.open(io.BytesIO(data)) as im:      # header only
             fmt, width, height = im.format, im.width, im.height
     except UnidentifiedImageError:
-        raise UploadError(415, f"{name}: not an image; expected one of "
-                               f"{', '.join(sorted(ALLOWED_FORMATS))}") from None
+        size = _tiff_size(data)               # float RGB TIFFs, which Pillow cannot open
+        if size is None:
+            raise UploadError(415, f"{name}: not an image; expected one of "
+                                   f"{', '.join(sorted(ALLOWED_FORMATS))}") from None
+        fmt, (width, height) = "TIFF", size
     except Image.DecompressionBombError as exc:        # PIL's own cap, far above max_pixels
         raise UploadError(413, f"{name}: too many pixels ({exc}); the limit is "
                                f"{max_pixels:,}") from None
@@ -88,6 +93,22 @@ def read_upload(storage, max_pixels: int) -> tuple[bytes, str]:
         raise UploadError(413, f"{name}: {width} x {height} = {width * height:,} pixels; "
                                f"the limit is {max_pixels:,}")
     return data, name
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a TIFF that tifffile can read, else None."""
+    if data[:4] not in (b"II*\0", b"MM\0*"):
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            shape = tif.pages[0].shape
+    except Exception:                          # not a readable TIFF after all
+        return None
+    if len(shape) == 3 and shape[0] in (3, 4) and shape[2] not in (3, 4):
+        shape = shape[1:]                      # planar: channels first
+    return (int(shape[1]), int(shape[0])) if len(shape) >= 2 else None
 
 
 def _display_image(data: bytes) -> tuple[str, int, int]:
@@ -120,15 +141,22 @@ def _faces_for_page(result: dict, height: int) -> list[dict]:
 
 
 def create_app(model=None, detector: str = DEFAULT_DETECTOR, *,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS):
+               max_upload_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
+               min_face: int = MIN_FACE, min_confidence: float | None = None,
+               max_detect_pixels: int = MAX_DETECT_PIXELS, whole_image: bool = False):
     """Build the web demo.
 
     Args:
         model: an emotion model with ``predict_proba`` and ``classes`` (default:
             :func:`emolib.models.pretrained.load_default_model`, loaded now).
         detector: face detector, ``"haar"``, ``"hog"`` or ``"mtcnn"``.
-        max_upload_bytes: largest request body accepted (413 beyond).
+        max_upload_bytes: largest request body accepted (413 beyond); a whole number >= 1.
         max_pixels: largest image accepted, in pixels (413 beyond; checked before decoding).
+        min_face, min_confidence, max_detect_pixels, whole_image: as for
+            :func:`emolib.serve.analysis.analyze_image`.
+
+    Raises:
+        ValueError: an argument out of range, naming it and what was expected.
     """
     from flask import Flask, jsonify, render_template_string, request
     from werkzeug.exceptions import HTTPException
@@ -137,8 +165,15 @@ def create_app(model=None, detector: str = DEFAULT_DETECTOR, *,
 
     if detector not in face_lib.METHODS:
         raise ValueError(f"detector={detector!r}: expected one of {face_lib.METHODS}")
-    if max_upload_bytes < 1 or max_pixels < 1:
-        raise ValueError("max_upload_bytes and max_pixels must be positive")
+    for name, value in (("max_upload_bytes", max_upload_bytes), ("max_pixels", max_pixels),
+                        ("min_face", min_face), ("max_detect_pixels", max_detect_pixels)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name}={value!r}: expected a whole number >= 1")
+    if min_confidence is not None and (isinstance(min_confidence, bool) or not isinstance(
+            min_confidence, numbers.Real) or not math.isfinite(min_confidence)):
+        raise ValueError(f"min_confidence={min_confidence!r}: expected a finite number or None")
+    options = {"min_face": int(min_face), "min_confidence": min_confidence,
+               "max_detect_pixels": int(max_detect_pixels), "whole_image": bool(whole_image)}
     if model is None:
         from emolib.models.pretrained import load_default_model
 
@@ -150,7 +185,8 @@ def create_app(model=None, detector: str = DEFAULT_DETECTOR, *,
     app.request_class = _in_memory_request_class()
     app.json.sort_keys = False                 # keep the CLI's key order (FER2013 class order)
     app.config.update(MAX_CONTENT_LENGTH=max_upload_bytes, MAX_FORM_MEMORY_SIZE=max_upload_bytes,
-                      EMOLIB_MODEL=model, EMOLIB_DETECTOR=detector, EMOLIB_MAX_PIXELS=max_pixels)
+                      EMOLIB_MODEL=model, EMOLIB_DETECTOR=detector, EMOLIB_MAX_PIXELS=max_pixels,
+                      EMOLIB_DETECTION=options)
     lock = threading.Lock()
     about = model.about() if hasattr(model, "about") else repr(model)
     limits = (f"JPEG, PNG, BMP, GIF, WebP or TIFF; at most {max_upload_bytes / 2**20:.0f} MB "
@@ -161,7 +197,8 @@ def create_app(model=None, detector: str = DEFAULT_DETECTOR, *,
         data, name = read_upload(storage, max_pixels)
         try:
             with lock:
-                result = analyze_image(data, model, detector, source=name, max_pixels=max_pixels)
+                result = analyze_image(data, model, detector, source=name, max_pixels=max_pixels,
+                                       **options)
         except ImageReadError as exc:
             raise UploadError(422, f"{name}: the image cannot be decoded ({exc.got or exc})") from None
         return result, data

@@ -37,11 +37,15 @@ The photo is analysed in memory and not stored.</p>
 {% if result %}
 <section id="result">
   <h2>{{ result.image }}</h2>
+  {% if result.group %}
   <p class="mood">Group mood: <strong id="group-label">{{ result.group.label }}</strong>
      (confidence <span id="group-confidence">{{ '%.2f' % result.group.confidence }}</span>)</p>
+  {% endif %}
   {% if not result.faces %}
-  <p id="no-face">{{ result.message }}: the whole image was classified instead
-     (<span id="fallback-emotion">{{ result.fallback.emotion }}</span>).</p>
+  <p id="no-face">{{ result.message }} (faces of at least {{ result.smallest_face_searched }} px
+     were searched){% if result.fallback %}: the whole image was classified instead
+     (<span id="fallback-emotion">{{ result.fallback.emotion }}</span>){% else %}, so no emotion
+     is given{% endif %}.</p>
   {% endif %}
   <svg id="photo" viewBox="0 0 {{ width }} {{ height }}" width="{{ width }}" height="{{ height }}"
        xmlns="http://www.w3.org/2000/svg" role="img" aria-label="the photo with face boxes">

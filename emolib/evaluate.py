@@ -1,4 +1,4 @@
-"""Metrics and result files with provenance (DESIGN §2)."""
+"""Metrics and result files that carry their provenance (data checksum, commit, hardware, versions)."""
 from __future__ import annotations
 
 import json

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from emolib.serve.analysis import DEFAULT_DETECTOR
 from PIL import Image
 
 from emolib import FER2013_CLASSES
@@ -242,7 +244,7 @@ def test_group_model_option_replaces_the_averaging_rule(capsys, photos, tmp_path
     [result] = json_lines(out)
     assert result["group"] == {"label": "Negative", "confidence": 0.7}
     assert result["faces"][0]["emotion"] == "happy"            # faces still come from the model
-    assert seen == [((512, 512, 3), {"stand-in": "pipeline"}, "haar")]
+    assert seen == [((512, 512, 3), {"stand-in": "pipeline"}, DEFAULT_DETECTOR)]
     code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--group-model", tmp_path / "no.joblib")
     assert code == EXIT_FAILED and "no such group-model file" in err
 
@@ -376,3 +378,11 @@ def test_model_file_without_an_hdf5_signature_is_named_invalid(capsys, photos, t
     cut.write_bytes(fer_model_path().read_bytes()[:5000][::-1])   # not even an HDF5 signature
     code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", cut)
     assert code == EXIT_FAILED and f"{cut}: the file exists (5,000 bytes) but is not a valid HDF5" in err
+
+
+def test_the_command_line_and_the_web_demo_default_to_the_same_detector():
+    from emolib import cli
+    from emolib.serve import analysis
+
+    assert cli.DEFAULT_DETECTOR == analysis.DEFAULT_DETECTOR
+    assert cli.build_parser().parse_args(["predict", "x.jpg"]).detector == analysis.DEFAULT_DETECTOR

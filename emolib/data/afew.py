@@ -2,7 +2,7 @@
 
 AFEW is obtained on request from the EmotiW organisers and never redistributed; the sample
 profile writes clips in the same layout with :func:`emolib.data.sample.write_sample_clips`.
-Seed 001 and DESIGN §4 give the counts: 773 train, 383 val and 653 test clips.
+The NTechLab paper (Knyazev et al. 2017) gives the counts: 773 train, 383 val and 653 test clips.
 """
 from __future__ import annotations
 

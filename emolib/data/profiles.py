@@ -13,7 +13,7 @@ from .dataset import FaceDataset
 __all__ = ["load_faces", "find_fer2013", "find_ferplus_votes"]
 
 _CANDIDATES = ("fer2013.csv.gz", "fer2013.csv", "fer2013/fer2013.csv.gz", "fer2013/fer2013.csv",
-               "fer2013", "FERPlus", "ferplus")
+               "fer2013.tar.gz", "fer2013.zip", "fer2013", "FERPlus", "ferplus")   # the Kaggle tarball too
 
 
 def find_fer2013(data_dir: str | os.PathLike) -> Path:

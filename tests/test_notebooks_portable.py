@@ -84,8 +84,8 @@ def test_first_code_cell_is_the_hidden_colab_install(path):
 
 def section(text: str, title: str) -> str | None:
     """The body of the first heading whose title starts with ``title``, up to the next heading."""
-    m = re.search(rf"^#+\s*{title}[^\n]*\n(.*?)(?=^#+\s|\Z)", text, re.M | re.S | re.I)
-    return m.group(1) if m else None
+    m = re.search(rf"^#+\s*(?:{title})[^\n]*\n(?P<body>.*?)(?=^#+\s|\Z)", text, re.M | re.S | re.I)
+    return m.group("body") if m else None
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -113,6 +113,6 @@ def test_three_to_six_questions(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_exercises_ask_for_a_prediction_first(path):
-    body = section(markdown(path), "(Hands-on )?exercises?")
+    body = section(markdown(path), "(?:Hands-on )?exercises?")
     assert body is not None and body.strip(), f"{path.name}: no exercise"
     assert re.search(r"predict", body, re.I), f"{path.name}: the exercise does not ask for a prediction first"

@@ -21,7 +21,8 @@ PAGES = sorted((ROOT / "book").glob("*.md"))
 # such as an accuracy or F1 of 0.652.
 MEASURED = re.compile(
     r"(?<![\w.])[+-]?\d+(?:[.,]\d+)?\s?%"                     # 62.3 %, 75%
-    r"|(?<![\w.])[+-]?\d+(?:\.\d+)?\s+(?:percentage\s+)?points?\b"   # +4.9 points
+    r"|(?<![\w.])[+-]\d+(?:\.\d+)?\s+points?\b"                   # +4.9 points
+    r"|(?<![\w.])\d+(?:\.\d+)?\s+percentage\s+points?\b"          # 4.9 percentage points
     r"|(?<![\w.])\d[\d,]*(?:\.\d+)?\s+[a-z ]{0,20}per\s+second"      # 120 images per second
     r"|(?<![\w.-])0\.\d{2,}\b"                                # F1 0.476
 )
@@ -93,6 +94,18 @@ def test_glued_and_cited_numbers_pass(tmp_path):
     page.write_text("The model reached {glue:text}`acc` on the test split.\n\n"
                     "The AMD pipeline reached 78.53 % {cite}`rassadin2017group`.\n\n"
                     "| system | reported |\n|---|---|\n| AMD | 75.39 % {cite}`rassadin2017group` |\n")
+    assert typed_numbers(page) == []
+
+
+def test_the_detector_catches_a_typed_gain_in_points(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("The ensemble beat the best member by +4.9 points.\n")
+    assert len(typed_numbers(page)) == 1
+
+
+def test_counts_of_things_called_points_are_not_measurements(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("dlib places 68 points on a face.\n")
     assert typed_numbers(page) == []
 
 

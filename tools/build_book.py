@@ -88,7 +88,9 @@ def main(argv=None) -> int:
     if not args.in_place:
         shutil.rmtree(STAGE, ignore_errors=True)
         STAGE.mkdir(parents=True)
-        for item in ("_config.yml", "book", "results", "README.md"):
+        # Result files are package data (emolib/assets/results): chapters read them through
+        # emolib.evaluate.RESULTS_DIR, so the stage needs only the book's own pages.
+        for item in ("_config.yml", "book", "README.md"):
             src = ROOT / item
             if src.is_dir():
                 shutil.copytree(src, STAGE / item)

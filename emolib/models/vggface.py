@@ -27,6 +27,7 @@ import numpy as np
 from ..config import emolib_home
 from ..data.cache import file_sha256  # one file-hash helper for data and weights
 from ..errors import DownloadError
+from .h5weights import check_pooling_argument, check_weights_argument
 
 __all__ = ["VGGFace", "preprocess_input", "MODELS", "DEFAULT_CLASSES", "MIN_SIZE", "MEANS_BGR",
            "PREPROCESS_VERSION", "BASE_URL", "WEIGHTS_SHA256", "weights_filename", "weights_url",
@@ -224,12 +225,8 @@ def VGGFace(model: str = "vgg16", include_top: bool = True, weights: str | os.Pa
     import keras
 
     _check_model(model)
-    if not (weights is None or weights == "vggface" or isinstance(weights, (str, os.PathLike))):
-        raise ValueError(f"weights: expected 'vggface', None or a file path, got {weights!r}")
-    if isinstance(weights, (str, os.PathLike)) and weights != "vggface" and not Path(weights).is_file():
-        raise ValueError(f"weights: {weights} is neither 'vggface' nor an existing file")
-    if pooling not in (None, "avg", "max"):
-        raise ValueError(f"pooling: expected None, 'avg' or 'max', got {pooling!r}")
+    check_weights_argument(weights, "vggface")
+    check_pooling_argument(pooling)
     if classes is None:
         classes = DEFAULT_CLASSES[model]
     if not isinstance(classes, (int, np.integer)) or classes < 1:

@@ -9,6 +9,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from emolib.data.cache import file_sha256
 from emolib.errors import WeightsError
 from emolib.models import facenet
 from emolib.models.facenet import FaceNet, preprocess_input
@@ -215,7 +216,7 @@ def test_weights_facenet_loads_the_verified_cached_file(original_layout_file, mo
     monkeypatch.setenv("EMOLIB_HOME", str(tmp_path))
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "facenet_keras.h5").write_bytes(path.read_bytes())
-    monkeypatch.setattr(facenet, "WEIGHTS_SHA256", facenet._sha256(path))
+    monkeypatch.setattr(facenet, "WEIGHTS_SHA256", file_sha256(path))
     model = FaceNet(weights="facenet", input_shape=(SIZE, SIZE, 3))
     np.testing.assert_array_equal(model.get_layer("Bottleneck").get_weights()[0], written["Bottleneck"][0])
 

@@ -53,9 +53,12 @@ def setup(profile_name: str = "sample", *, seed: int | None = None, deterministi
     return P
 
 
-def check_band(name: str, value: float, low: float, high: float) -> str:
-    """Check that a learned number lies in ``[low, high]``; return a line that is the same on
+def check_band(name: str, value: float, low: float, high: float) -> None:
+    """Check that a learned number lies in ``[low, high]`` and print a line that is the same on
     every machine (the value itself is shown in the cell above, whose output nbval ignores).
+
+    Returns None, so a cell ending with the call shows only the printed line (nbval executes cells
+    without storing history, where IPython ignores a trailing ``;``).
 
     Raises:
         AssertionError: naming the quantity, its value and the band it left.
@@ -63,24 +66,22 @@ def check_band(name: str, value: float, low: float, high: float) -> str:
     value = float(value)
     if not (low <= value <= high) or value != value:
         raise AssertionError(f"{name} = {value:.6g} is outside its tolerance band [{low}, {high}]")
-    line = f"{name}: within [{low}, {high}]"
-    print(line)
-    return line
+    print(f"{name}: within [{low}, {high}]")
 
 
-def glue(name: str, value: Any, fmt: str | None = None) -> Any:
+def glue(name: str, value: Any, fmt: str | None = None) -> None:
     """Make ``value`` available to the chapter's prose as ``{glue:text}`name```.
 
     With ``fmt`` (e.g. ``"{:.1%}"``) the formatted string is glued, so the text the reader sees
-    is exactly what the result file holds. Outside Jupyter Book (myst-nb absent, e.g. on Colab)
-    this only returns the value.
+    is exactly what the result file holds. Outside Jupyter Book (myst-nb absent, e.g. on Colab,
+    or ``EMOLIB_NO_GLUE`` set) this does nothing. Returns None, like myst-nb's own ``glue``, so a
+    cell ending with the call displays nothing.
     """
     shown = fmt.format(value) if fmt else value
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - myst-nb comes with the `book` extra
-        return shown
+        return
     if os.environ.get("EMOLIB_NO_GLUE"):
-        return shown
+        return
     _glue(name, shown, display=False)
-    return shown

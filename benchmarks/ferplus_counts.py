@@ -26,8 +26,15 @@ EXPECTED = {
 
 
 def main(argv=None) -> int:
-    from emolib.data import (FERPLUS_CLASSES, MODES, attach_ferplus_votes, ferplus_targets,
-                             ferplus_to_fer2013_labels, load_fer2013, load_ferplus_votes)
+    from emolib.data import (
+        FERPLUS_CLASSES,
+        MODES,
+        attach_ferplus_votes,
+        ferplus_targets,
+        ferplus_to_fer2013_labels,
+        load_fer2013,
+        load_ferplus_votes,
+    )
     from emolib.evaluate import provenance, write_result
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -38,8 +38,8 @@ def main(argv=None) -> int:
 
     from emolib.data import ferplus_to_fer2013_labels
     from emolib.data.cache import file_sha256
-    from emolib.evaluate import provenance, write_result
     from emolib.data.ferplus import training_targets
+    from emolib.evaluate import provenance, write_result
     from emolib.models.ferplus_training import evaluate_majority, train_ferplus
     from emolib.models.predict import predict_faces
 
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
                             batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
                             time_budget_s=args.budget_min * 60, verbose=args.verbose)
         summary = evaluate_majority(run.model, val.images, val.votes, head=args.head)
-        y_pred = summary.pop("y_pred")
+        summary.pop("y_pred")
         summary.pop("y_true")
         # the same predictions scored against the original FER2013 labels (all PublicTest rows)
         pred = predict_faces(run.model, val.images).argmax(axis=1)

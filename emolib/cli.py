@@ -180,7 +180,7 @@ def _predict(args, out, err) -> int:
     names = [_printable(path) for path in args.images]
     try:
         model = _load_model(args.model)
-        model.keras_model                      # fail now, once, on a bad model file
+        _ = model.keras_model                  # fail now, once, on a bad model file
         group_model = (None if args.group_model is None
                        else group_model_from_file(args.group_model, args.detector))
     except EmolibError as exc:

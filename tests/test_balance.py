@@ -5,8 +5,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emolib import FER2013_CLASSES
-from emolib.balance import (METHODS, AugmentOverSampler, adasyn, augment_images, augment_to_balance,
-                            class_weights, random_oversample, random_undersample, resample, smote)
+from emolib.balance import (
+    METHODS,
+    AugmentOverSampler,
+    adasyn,
+    augment_images,
+    augment_to_balance,
+    class_weights,
+    random_oversample,
+    random_undersample,
+    resample,
+    smote,
+)
 from emolib.data import FaceDataset
 
 COUNTS = [30, 6, 20, 40, 25, 15, 35]  # FER2013-like: one rare class, one large

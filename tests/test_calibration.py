@@ -2,8 +2,12 @@
 import numpy as np
 import pytest
 
-from emolib.calibration import (TemperatureScaling, expected_calibration_error, mean_kl_from_votes,
-                                votes_to_fer2013_distribution)
+from emolib.calibration import (
+    TemperatureScaling,
+    expected_calibration_error,
+    mean_kl_from_votes,
+    votes_to_fer2013_distribution,
+)
 
 
 def test_ece_is_zero_when_confidence_equals_accuracy():

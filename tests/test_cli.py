@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from emolib.serve.analysis import DEFAULT_DETECTOR
 from PIL import Image
 
 from emolib import FER2013_CLASSES
 from emolib.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from emolib.serve.analysis import DEFAULT_DETECTOR
 
 ROOT = Path(__file__).resolve().parent.parent
 FACE_KEYS = {"box", "emotion", "probabilities"}

@@ -3,8 +3,14 @@ import cv2
 import numpy as np
 import pytest
 
-from emolib.data.sample import (AFEW_CLASSES, FER2013_TRAIN_FRACTIONS, sample_faces, sample_group_scenes,
-                                sample_votes, write_sample_clips)
+from emolib.data.sample import (
+    AFEW_CLASSES,
+    FER2013_TRAIN_FRACTIONS,
+    sample_faces,
+    sample_group_scenes,
+    sample_votes,
+    write_sample_clips,
+)
 
 
 def test_faces_are_deterministic_by_seed():

@@ -8,9 +8,18 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from emolib.ensemble import (AccuracyWeightedEnsemble, CachedMember, FixedWeightEnsemble, KerasMember, MeanEnsemble,
-                             PrefitMember, SVMWeightedEnsemble, StackingEnsemble, flatten_images,
-                             hog_features)
+from emolib.ensemble import (
+    AccuracyWeightedEnsemble,
+    CachedMember,
+    FixedWeightEnsemble,
+    KerasMember,
+    MeanEnsemble,
+    PrefitMember,
+    StackingEnsemble,
+    SVMWeightedEnsemble,
+    flatten_images,
+    hog_features,
+)
 
 
 def table_member(table, classes=(0, 1, 2)):

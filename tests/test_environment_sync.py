@@ -1,8 +1,8 @@
 """environment.yml mirrors pyproject.toml: the same requirements, nothing missing on either side."""
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,11 +1,16 @@
 """emolib.evaluate: metrics, result files and the tables of the results chapter."""
-import json
 
 import numpy as np
 import pytest
 
-from emolib.evaluate import (classification_summary, metric_table, provenance, provenance_table,
-                             read_results, write_result)
+from emolib.evaluate import (
+    classification_summary,
+    metric_table,
+    provenance,
+    provenance_table,
+    read_results,
+    write_result,
+)
 
 
 def test_classification_summary_counts_by_hand():

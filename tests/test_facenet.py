@@ -9,10 +9,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from emolib.data.cache import file_sha256
-from emolib.errors import WeightsError
-from emolib.models import facenet
-from emolib.models.facenet import FaceNet, preprocess_input
+from emolib.data.cache import file_sha256  # noqa: E402
+from emolib.errors import WeightsError  # noqa: E402
+from emolib.models import facenet  # noqa: E402
+from emolib.models.facenet import FaceNet, preprocess_input  # noqa: E402
 
 SIZE = facenet.MIN_SIZE  # the smallest input keeps the tests fast; weight shapes do not depend on it
 

@@ -2,7 +2,8 @@
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emolib.faces import Face, align, detect, eye_angle, landmark_features, landmarks68
 from emolib.faces.landmarks import N_LANDMARK_FEATURES

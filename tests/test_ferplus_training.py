@@ -8,7 +8,13 @@ keras = pytest.importorskip("keras")
 
 from emolib.data.ferplus import majority_labels, to_head, training_targets  # noqa: E402
 from emolib.models.ferplus_training import (  # noqa: E402
-    MultiTargetLoss, VoteSequence, evaluate_majority, ferplus_loss, pocket_net, train_ferplus)
+    MultiTargetLoss,
+    VoteSequence,
+    evaluate_majority,
+    ferplus_loss,
+    pocket_net,
+    train_ferplus,
+)
 
 
 def test_multi_target_loss_matches_hand_computed_value():

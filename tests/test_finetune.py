@@ -5,8 +5,7 @@ import pytest
 from emolib.balance import class_weights
 from emolib.data.sample import sample_faces
 from emolib.errors import DataFormatError
-from emolib.models.finetune import (FinetuneResult, Stage, block_index,
-                                    set_trainable, two_stage_finetune)
+from emolib.models.finetune import FinetuneResult, Stage, block_index, set_trainable, two_stage_finetune
 from emolib.models.heads import add_head
 from emolib.models.input_pipeline import Augmentation, make_dataset, prepare_batch
 from emolib.models.saving import load_model_with_metadata, read_metadata, save_model

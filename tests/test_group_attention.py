@@ -3,9 +3,17 @@ import numpy as np
 import pytest
 
 from emolib.data.sample import crowd_scene, sample_faces, sample_group_scenes
-from emolib.group import (VARIANTS, FaceAttention, GroupAttentionClassifier, SceneFaceExtractor,
-                          attention_weights_model, build_attention_model, group_inputs,
-                          load_attention_model, pretrain_face_encoder)
+from emolib.group import (
+    VARIANTS,
+    FaceAttention,
+    GroupAttentionClassifier,
+    SceneFaceExtractor,
+    attention_weights_model,
+    build_attention_model,
+    group_inputs,
+    load_attention_model,
+    pretrain_face_encoder,
+)
 from emolib.models.predict import predict_batches
 
 

@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 
 from emolib.data.sample import GROUP_CLASSES, GroupScene, crowd_scene, render_face, sample_group_scenes
-from emolib.group import (DescriptorForest, GroupEmotionPipeline, LandmarkForest, SceneFaceExtractor,
-                          WholeImageCNN, default_members, predict_photo)
+from emolib.group import (
+    DescriptorForest,
+    GroupEmotionPipeline,
+    LandmarkForest,
+    SceneFaceExtractor,
+    WholeImageCNN,
+    default_members,
+    predict_photo,
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,9 @@
 inside emolib/. (tools/check_install.sh does the real non-editable install; it is too slow here.)"""
 import fnmatch
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import emolib
 

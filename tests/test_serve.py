@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from emolib import FER2013_CLASSES
-from emolib.serve.analysis import DEFAULT_DETECTOR
 from emolib.serve import analyze_image, create_app, crop_face, group_from_probabilities
+from emolib.serve.analysis import DEFAULT_DETECTOR
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

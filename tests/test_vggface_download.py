@@ -11,7 +11,6 @@ from emolib.errors import DownloadError
 from emolib.models import vggface
 from emolib.models.vggface import get_weights_file, preprocess_input, weights_url
 
-
 # --------------------------------------------------------------------------------------------
 # preprocess_input: RGB -> BGR, minus the means, no scaling (VGGFace, Parkhi et al. 2015)
 

@@ -7,9 +7,20 @@ import pytest
 from emolib.data.afew import load_afew
 from emolib.data.sample import write_sample_clips
 from emolib.features.aggregate import aggregate_clips
-from emolib.video import (FrameTransform, LinearSVMClassifier, PriorCorrection, ScoreAverage,
-                          augmented_clip_features, prior_weights, clip_features, frame_transforms,
-                          hog_backbone, load_clip_faces, pad_sequences, shuffle_within)
+from emolib.video import (
+    FrameTransform,
+    LinearSVMClassifier,
+    PriorCorrection,
+    ScoreAverage,
+    augmented_clip_features,
+    clip_features,
+    frame_transforms,
+    hog_backbone,
+    load_clip_faces,
+    pad_sequences,
+    prior_weights,
+    shuffle_within,
+)
 
 CHANCE = 1 / 7
 
@@ -185,10 +196,10 @@ def test_lstm_with_frame_shuffling_learns_the_sample_clips(clips):
 
 
 def test_lstm_masking_ignores_padding():
+    import keras
+
     from emolib.video import build_lstm
     from emolib.video.lstm import _mask
-
-    import keras
 
     keras.utils.set_random_seed(0)
     model = build_lstm(3, 4, units=5)

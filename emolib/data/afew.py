@@ -45,7 +45,7 @@ class AfewClips:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def split(self, name: str) -> "AfewClips":
+    def split(self, name: str) -> AfewClips:
         """The clips of one split ("Train" or "Val")."""
         if name not in AFEW_SPLITS:
             raise ValueError(f"split: expected one of {AFEW_SPLITS}, got {name!r}")

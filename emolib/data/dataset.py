@@ -55,14 +55,14 @@ class FaceDataset:
                 f"splits={ {str(u): int(k) for u, k in zip(*np.unique(self.usage, return_counts=True))} }, "
                 f"source={self.source!r})")
 
-    def subset(self, index) -> "FaceDataset":
+    def subset(self, index) -> FaceDataset:
         """Rows selected by a boolean mask or integer index, as a new dataset."""
         if not isinstance(index, slice):
             index = np.asarray(index)
         return FaceDataset(self.images[index], self.labels[index], self.usage[index], self.classes,
                            self.source, None if self.votes is None else self.votes[index])
 
-    def split(self, usage: str) -> "FaceDataset":
+    def split(self, usage: str) -> FaceDataset:
         """The rows of one split, e.g. ``ds.split("Training")``."""
         present = set(np.unique(self.usage))
         if usage not in present:

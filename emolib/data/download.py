@@ -23,7 +23,7 @@ _INSTRUCTIONS = {
         "  1. Sign in at kaggle.com and accept the rules of 'Challenges in Representation Learning:\n"
         "     Facial Expression Recognition Challenge'.\n"
         "  2. Download fer2013.tar.gz (it holds fer2013.csv, 35,887 rows) or run\n"
-        "     `kaggle competitions download -c challenges-in-representation-learning-facial-expression-recognition-challenge`.\n"
+        "     `kaggle competitions download -c challenges-in-representation-learning-facial-expression-recognition-challenge`.\n"  # noqa: E501
         "  3. Pass its path, the tarball itself or the CSV inside: load_fer2013('/path/to/fer2013.tar.gz'),\n"
         "     or set DATA_DIR in a notebook."),
     "ferplus": "Run emolib.data.download_ferplus_labels() (MIT licence, sha256-checked).",

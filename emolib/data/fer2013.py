@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
 FER2013_HINT = ("FER2013 needs a Kaggle account: download 'fer2013.tar.gz' (or the fer2013.csv in it) from "
-                "https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge/data "
+                "https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge/data "  # noqa: E501
                 "(or the msambare class-folder copy) and pass its path; see data/README.md")
 _COLUMNS = ("emotion", "pixels", "Usage")
 

@@ -10,8 +10,8 @@ Join the two by row position: the number in ``Image name`` is not the row index.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np

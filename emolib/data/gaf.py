@@ -55,13 +55,13 @@ class GafDataset:
         counts = {str(s): int(k) for s, k in zip(*np.unique(self.split, return_counts=True))}
         return f"GafDataset(n={len(self)}, splits={counts}, root={str(self.root)!r})"
 
-    def subset(self, index) -> "GafDataset":
+    def subset(self, index) -> GafDataset:
         """Rows selected by a boolean mask or integer index."""
         idx = np.arange(len(self))[index]
         return GafDataset(tuple(self.paths[i] for i in idx), self.labels[idx], self.split[idx],
                           self.classes, self.root)
 
-    def only(self, split: str) -> "GafDataset":
+    def only(self, split: str) -> GafDataset:
         """The rows of one split, e.g. ``ds.only("val")``."""
         if split not in set(self.split):
             raise ValueError(f"split {split!r} not in this dataset: expected one of {sorted(set(self.split))}")

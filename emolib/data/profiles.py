@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Profile, profile as get_profile
+from ..config import Profile
+from ..config import profile as get_profile
 from ..errors import DataNotFoundError
 from .dataset import FaceDataset
 

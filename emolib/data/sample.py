@@ -306,7 +306,8 @@ def write_sample_clips(dest: str | os.PathLike, n: int = 70, *, seed: int = 0, f
                 face = render_face(_AFEW_TO_FER[name], rng=int(rng.integers(2**31)), size=face_px,
                                    intensity=intensity, rgb=True, identity=identity, jitter=0.5)
                 dx, dy = (rng.normal(0, 2, 2)).astype(int)
-                ys, xs = slice(max(y0 + dy, 0), max(y0 + dy, 0) + face_px), slice(max(x0 + dx, 0), max(x0 + dx, 0) + face_px)
+                y1, x1 = max(y0 + dy, 0), max(x0 + dx, 0)
+                ys, xs = slice(y1, y1 + face_px), slice(x1, x1 + face_px)
                 frame[ys, xs] = face[: frame[ys, xs].shape[0], : frame[ys, xs].shape[1]]
             writer.write(cv2.cvtColor(np.clip(frame, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
         writer.release()

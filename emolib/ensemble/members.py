@@ -2,9 +2,8 @@
 scikit-learn classifier interface (``fit``, ``predict_proba``, ``classes_``)."""
 from __future__ import annotations
 
-from typing import Callable
-
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin

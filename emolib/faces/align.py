@@ -1,7 +1,7 @@
 """Face alignment: rotate the eyes level, then crop a square around the face with a margin.
 
-This is the pipeline of Ramos's FER thesis {cite}`ramos2018fer` (HOG box, dlib landmarks, rotation and a crop keeping 25 % around the
-box) done as one affine warp, so the pixels are interpolated once.
+This is the pipeline of Ramos's FER thesis {cite}`ramos2018fer` (HOG box, dlib landmarks,
+rotation and a crop keeping 25 % around the box) done as one affine warp, so the pixels are interpolated once.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ pixels at both times. The rule is recorded with saved models as :data:`RESIZE`.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -25,7 +25,8 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["find_non_faces", "face_signals", "low_variance", "hog_face_scores", "dominant_share",
-           "FaceSignals", "flag_metrics", "tune_cleaner", "tune_low_variance", "HOG_THRESHOLD", "MAX_DOMINANT", "MIN_STD", "NO_CANDIDATE", "SCORE_SIZE"]
+           "FaceSignals", "flag_metrics", "tune_cleaner", "tune_low_variance", "HOG_THRESHOLD",
+           "MAX_DOMINANT", "MIN_STD", "NO_CANDIDATE", "SCORE_SIZE"]
 
 HOG_THRESHOLD = -1.8     # best HOG candidate scoring below this: not a face
 MAX_DOMINANT = 0.65      # more than this share of pixels within 9 grey levels: not a face

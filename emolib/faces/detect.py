@@ -59,7 +59,7 @@ class Face:
         x, y, w, h = self.box
         return x + w / 2, y + h / 2
 
-    def iou(self, other: "Face | tuple") -> float:
+    def iou(self, other: Face | tuple) -> float:
         """Intersection over union of the two boxes."""
         return iou(self.box, other.box if isinstance(other, Face) else other)
 
@@ -182,7 +182,7 @@ def detect_batch(images, method: str = "haar", *, progress: bool = False, **opti
 
 # --- the three back ends: each returns [((x, y, w, h), score, keypoints or None), ...] -------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _haar_cascade():
     import cv2
 
@@ -201,7 +201,7 @@ def _haar(rgb: np.ndarray, min_size: int | None, threshold: float | None):
     return [(tuple(b), float(s), None) for b, s in zip(np.reshape(boxes, (-1, 4)), np.ravel(weights))]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hog_detector():
     import dlib
 
@@ -214,7 +214,7 @@ def _hog(rgb: np.ndarray, min_size: int | None, threshold: float | None):
     return [((r.left(), r.top(), r.width(), r.height()), float(s), None) for r, s in zip(rects, scores)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mtcnn_detector():
     from emolib.config import quiet_tensorflow
 

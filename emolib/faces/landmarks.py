@@ -42,7 +42,7 @@ def predictor_path(points: int = 68) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _predictor():
     import dlib
 

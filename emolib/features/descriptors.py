@@ -9,10 +9,8 @@ scikit-learn transformer, so it composes with ``sklearn.pipeline``.
 """
 from __future__ import annotations
 
-
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-
 
 __all__ = ["DescriptorExtractor", "DEFAULT_LAYER", "ORDERS", "POOLINGS"]
 
@@ -119,9 +117,8 @@ class DescriptorExtractor(TransformerMixin, BaseEstimator):
         return keras.Model(inputs, out, name=f"{net.name}_{layer}"), layer, version, size
 
     def _prepare(self, images) -> np.ndarray:
-        from ..models.vggface import MEANS_BGR
-
         from ..faces.batch import to_batch
+        from ..models.vggface import MEANS_BGR
 
         x = to_batch(images, self.size_, 3)
         if self.order == "bgr":

@@ -48,7 +48,7 @@ def face_id_model_paths() -> dict[str, Path]:
     return paths
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_models(recognition: str, landmarks5: str):
     import dlib
 

@@ -11,15 +11,21 @@ Two published EmotiW systems, as scikit-learn estimators over lists of photos:
 
 Keras, dlib and OpenCV load only when a model is built or a photo is read.
 """
-from .scene import SceneFaceExtractor, SceneFaces, as_scene_faces
-from .amd import (DescriptorForest, FaceForest, LandmarkForest, WholeImageCNN,
-                  amd_descriptor_extractors)
-from .pipeline import (MEMBER_TITLES, GroupEmotionPipeline, default_members, member_title,
-                       predict_photo)
-from .attention import (VARIANTS, FaceAttention, GroupAttentionClassifier, attention_weights_model,
-                        build_attention_model, group_inputs, load_attention_model,
-                        pretrain_face_encoder, vggface_encoder)
+from .amd import DescriptorForest, FaceForest, LandmarkForest, WholeImageCNN, amd_descriptor_extractors
+from .attention import (
+                  VARIANTS,
+                  FaceAttention,
+                  GroupAttentionClassifier,
+                  attention_weights_model,
+                  build_attention_model,
+                  group_inputs,
+                  load_attention_model,
+                  pretrain_face_encoder,
+                  vggface_encoder,
+)
 from .data import GroupData, load_group_data
+from .pipeline import MEMBER_TITLES, GroupEmotionPipeline, default_members, member_title, predict_photo
+from .scene import SceneFaceExtractor, SceneFaces, as_scene_faces
 
 __all__ = ["SceneFaceExtractor", "SceneFaces", "as_scene_faces", "DescriptorForest", "FaceForest",
            "LandmarkForest", "WholeImageCNN", "amd_descriptor_extractors", "MEMBER_TITLES",

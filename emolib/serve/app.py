@@ -179,7 +179,7 @@ def create_app(model=None, detector: str = DEFAULT_DETECTOR, *,
 
         model = load_default_model()
     if hasattr(model, "keras_model"):
-        model.keras_model            # load the weights now, not during the first request
+        _ = model.keras_model        # load the weights now, not during the first request
 
     app = Flask(__name__)
     app.request_class = _in_memory_request_class()

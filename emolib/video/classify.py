@@ -12,7 +12,7 @@ with C chosen by 5-fold CV, the average of their scores, and the class-prior cor
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
@@ -74,7 +74,6 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y):
         from sklearn.model_selection import StratifiedKFold
-
         from sklearn.utils.multiclass import check_classification_targets
         from sklearn.utils.validation import validate_data
 
@@ -157,7 +156,7 @@ class ScoreAverage(ClassifierMixin, BaseEstimator):
         if self.weights is not None and len(self.weights) != len(self.members):
             raise ValueError(f"weights: expected {len(self.members)} values, got {len(self.weights)}")
         if self.prefit:
-            for name, est in self.members:
+            for _name, est in self.members:
                 check_is_fitted(est)
             self.estimators_ = [est for _, est in self.members]
         else:

@@ -1,8 +1,8 @@
 """One face crop per frame, with NTechLab's fallback: when no face is found, use the whole frame."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -7,7 +7,7 @@ masked.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -140,7 +140,8 @@ class FrameLSTM(ClassifierMixin, BaseEstimator):
     def _inputs(self, sequences) -> tuple[np.ndarray, np.ndarray]:
         X, lengths = pad_sequences(sequences, self.max_len)
         if X.shape[2] != self.n_features_in_:
-            raise ValueError(f"sequences have {X.shape[2]} features, but FrameLSTM was fitted with {self.n_features_in_}")
+            raise ValueError(f"sequences have {X.shape[2]} features, but FrameLSTM was fitted with "
+                             f"{self.n_features_in_}")
         X = (X - self.mean_) / self.scale_
         mask = _mask(lengths, X.shape[1])
         X[~mask] = 0.0

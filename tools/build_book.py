@@ -2,6 +2,7 @@
 
     python tools/build_book.py                 # execute into _build/stage, then build _build/html
     python tools/build_book.py --in-place --no-build   # refresh the stored outputs in notebooks/
+    python tools/build_book.py --stored                # build from the stored outputs, execute nothing
 """
 from __future__ import annotations
 
@@ -89,6 +90,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--in-place", action="store_true", help="write executed notebooks back to notebooks/")
     ap.add_argument("--no-build", action="store_true", help="execute only; skip jupyter-book")
+    ap.add_argument("--stored", action="store_true",
+                    help="execute nothing: build from the outputs stored in notebooks/ (a quick look)")
     ap.add_argument("notebooks", nargs="*", help="only these notebooks (default: all in the toc)")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -115,7 +118,7 @@ def main(argv=None) -> int:
         src = existing(rel)
         if src.suffix == ".md":
             continue
-        if chosen and src.stem not in chosen:
+        if args.stored or (chosen and src.stem not in chosen):
             if not args.in_place:
                 (STAGE / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, STAGE / (rel + ".ipynb"))

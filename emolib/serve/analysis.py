@@ -49,7 +49,7 @@ DEFAULT_DETECTOR = "mtcnn"
 ``face_detection.json``): through :func:`find_faces`, MTCNN found every face of a six-person table
 scene and five portraits, also with the group shrunk into a 12-Mpx frame, with no false box; Haar
 missed a third of them and boxed a hand, HOG missed one small face. MTCNN costs a few seconds to
-load once, then about 0.3 s for a photo of about one megapixel on two CPU cores."""
+load once, then a fraction of a second for a photo of about one megapixel on two CPU cores."""
 MIN_FACE = 40
 """Smallest face side, in pixels of the original photo, that is searched and reported."""
 DETECT_FACE_PX = 40

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDE_EFFECT_ROWS = 40_000       # the acceptance size: a ~330 MB CSV, large enough for any parallel path
-VARIANT_ROWS = 4_000            # ~33 MB: still over the size at which parsing used to start processes
+VARIANT_ROWS = 4_000            # ~33 MB, for the pool worker: over the size that used to start processes
 
 
 def _write_csv(path: Path, rows: int) -> Path:
@@ -66,14 +66,14 @@ def test_script_without_main_guard_runs_its_top_once(tmp_path, big_csv):
     _check(_run([str(script)], tmp_path), marker, SIDE_EFFECT_ROWS)
 
 
-def test_script_piped_on_stdin_runs_once(tmp_path, small_csv):
+def test_script_piped_on_stdin_runs_once(tmp_path, big_csv):
     marker = tmp_path / "marker.txt"
-    _check(_run(["-"], tmp_path, input=_script(small_csv, marker)), marker, VARIANT_ROWS)
+    _check(_run(["-"], tmp_path, input=_script(big_csv, marker)), marker, SIDE_EFFECT_ROWS)
 
 
-def test_python_dash_c_runs_once(tmp_path, small_csv):
+def test_python_dash_c_runs_once(tmp_path, big_csv):
     marker = tmp_path / "marker.txt"
-    _check(_run(["-c", _script(small_csv, marker)], tmp_path), marker, VARIANT_ROWS)
+    _check(_run(["-c", _script(big_csv, marker)], tmp_path), marker, SIDE_EFFECT_ROWS)
 
 
 def test_load_inside_a_multiprocessing_pool_worker(tmp_path, small_csv):

@@ -1,6 +1,6 @@
 """Train a classification head on cached feature vectors, with early stopping on a holdout.
 
-The heads are those of the FER2013 VGGFace student project {cite}`fer2013vggface` applied to
+The heads are those of the FER2013 VGGFace student project {cite}`seed003fer2013` applied to
 feature vectors (``vggface1``: BN -> Dropout -> Dense 512 -> Dropout -> Dense 128 -> Dense k;
 ``vggface2``: Dropout -> Dense 2048 -> Dropout -> Dense 1024 -> Dense k), a linear softmax
 (``linear``, multinomial logistic regression trained by Adam), and scikit-learn's
@@ -104,7 +104,7 @@ def _targets(y, num_classes: int) -> np.ndarray:
 def fit_head(kind: str, x_train, y_train, x_hold, y_hold, *, num_classes: int, loss="categorical_crossentropy",
              class_weight: dict | None = None, epochs: int = 200, patience: int = 8, batch_size: int = 256,
              learning_rate: float = 1e-3, monitor: str = "val_loss", dropout: float = 0.5, seed: int = 0,
-             verbose: int = 0) -> HeadFit:
+             sample_targets: bool = False, verbose: int = 0) -> HeadFit:
     """Train head ``kind`` on standardised features with early stopping on the holdout.
 
     Args:
@@ -113,6 +113,8 @@ def fit_head(kind: str, x_train, y_train, x_hold, y_hold, *, num_classes: int, l
         class_weight: per-class weights for the training loss (the holdout loss is unweighted).
         epochs: the cap; ``converged`` is True only when early stopping ended training first.
         patience: epochs without improvement of ``monitor`` before stopping (best weights restored).
+        sample_targets: treat ``y_train`` as distributions and draw fresh one-hot targets from them
+            every epoch (FER+'s ``probability`` mode).
     """
     import keras
 
@@ -130,15 +132,45 @@ def fit_head(kind: str, x_train, y_train, x_hold, y_hold, *, num_classes: int, l
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True,
                                          mode="min" if "loss" in monitor else "max")
-    h = model.fit((x_train - mean) / scale, t_train, validation_data=((x_hold - mean) / scale, t_hold),
-                  epochs=epochs, batch_size=batch_size, class_weight=class_weight, callbacks=[stop],
-                  verbose=verbose, shuffle=True)
+    z_train = (x_train - mean) / scale
+    if sample_targets:
+        data = dict(x=_SampledTargets(z_train, t_train, batch_size, seed))
+    else:
+        data = dict(x=z_train, y=t_train, batch_size=batch_size, shuffle=True)
+    h = model.fit(**data, validation_data=((x_hold - mean) / scale, t_hold), epochs=epochs,
+                  class_weight=class_weight, callbacks=[stop], verbose=verbose)
     history = {k: [round(float(v), 5) for v in vals] for k, vals in h.history.items()}
     run = len(history["loss"])
     track = history[monitor]
     best = int(np.argmin(track) if "loss" in monitor else np.argmax(track)) + 1
     converged = stop.stopped_epoch > 0 and run < epochs
     return HeadFit(model, mean, scale, history, run, best, epochs, bool(converged))
+
+
+def _SampledTargets(x: np.ndarray, dist: np.ndarray, batch_size: int, seed: int):
+    """A Keras dataset giving one-hot targets drawn from ``dist`` anew each epoch, rows shuffled."""
+    import keras
+
+    class Sampled(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.on_epoch_end()
+
+        def on_epoch_end(self):
+            cum = np.cumsum(dist, axis=1)
+            pick = (self.rng.random((len(dist), 1)) < cum).argmax(axis=1)
+            self.y = np.eye(dist.shape[1], dtype=np.float32)[pick]
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self):
+            return -(-len(x) // batch_size)
+
+        def __getitem__(self, i):
+            rows = self.order[i * batch_size:(i + 1) * batch_size]
+            return x[rows], self.y[rows]
+
+    return Sampled()
 
 
 def fit_logistic(x_train, y_train, *, C: float = 1.0, class_weight=None, max_iter: int = 1000):

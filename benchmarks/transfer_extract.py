@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-import transfer_common as tc
-
 import numpy as np
+import transfer_common as tc
 
 
 def main() -> None:
@@ -30,7 +29,7 @@ def main() -> None:
 
     total = tc.timer()
     ds, fer_path, _ = tc.load_data()
-    train, hold, test = tc.splits(ds)
+    _train, hold, test = tc.splits(ds)
     steps = {}
     if args.facenet:
         t = tc.timer()

@@ -2,8 +2,13 @@
 import numpy as np
 import pytest
 
-from emolib.models.feature_heads import (balanced_class_weight, build_head, fit_head, fit_logistic,
-                                         holdout_split)
+from emolib.models.feature_heads import (
+    balanced_class_weight,
+    build_head,
+    fit_head,
+    fit_logistic,
+    holdout_split,
+)
 
 
 def _blobs(n=300, d=8, k=3, sep=6.0, seed=0):
@@ -64,7 +69,7 @@ def test_fitted_head_classifies_separable_data():
 def test_class_weights_change_the_training_loss():
     x, y = _blobs(sep=0.5)
     fit, hold = holdout_split(y, 0.2)
-    kw = dict(num_classes=3, epochs=1, patience=1, batch_size=64)
+    kw = {"num_classes": 3, "epochs": 1, "patience": 1, "batch_size": 64}
     plain = fit_head("linear", x[fit], y[fit], x[hold], y[hold], **kw)
     weighted = fit_head("linear", x[fit], y[fit], x[hold], y[hold], class_weight={0: 5.0, 1: 1.0, 2: 0.2}, **kw)
     assert plain.history["loss"][0] != pytest.approx(weighted.history["loss"][0], rel=1e-3)

@@ -134,9 +134,9 @@ def fit_head(kind: str, x_train, y_train, x_hold, y_hold, *, num_classes: int, l
                                          mode="min" if "loss" in monitor else "max")
     z_train = (x_train - mean) / scale
     if sample_targets:
-        data = dict(x=_SampledTargets(z_train, t_train, batch_size, seed))
+        data = {"x": _SampledTargets(z_train, t_train, batch_size, seed)}
     else:
-        data = dict(x=z_train, y=t_train, batch_size=batch_size, shuffle=True)
+        data = {"x": z_train, "y": t_train, "batch_size": batch_size, "shuffle": True}
     h = model.fit(**data, validation_data=((x_hold - mean) / scale, t_hold), epochs=epochs,
                   class_weight=class_weight, callbacks=[stop], verbose=verbose)
     history = {k: [round(float(v), 5) for v in vals] for k, vals in h.history.items()}
@@ -164,7 +164,7 @@ def _SampledTargets(x: np.ndarray, dist: np.ndarray, batch_size: int, seed: int)
             self.order = self.rng.permutation(len(x))
 
         def __len__(self):
-            return -(-len(x) // batch_size)
+            return -(-len(x) // batch_size)  # noqa: PLE0303
 
         def __getitem__(self, i):
             rows = self.order[i * batch_size:(i + 1) * batch_size]

@@ -37,7 +37,14 @@ def run_heads(x_tr, y_tr, x_ho, y_ho, x_te, y_te, classes, flips=(None, None), h
 
 
 def main() -> None:
+    import argparse
+
     from emolib.evaluate import RESULTS_DIR, provenance, write_result
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dlib-only", action="store_true",
+                    help="only the dlib comparison, written to transfer_frozen_dlib.json (dlib finished late)")
+    args = ap.parse_args()
 
     total = tc.timer()
     ds, fer_path, _ = tc.load_data()
@@ -45,7 +52,8 @@ def main() -> None:
     y = ds.labels
     result = {"task": "FER2013 7 classes: heads on frozen FaceNet features vs the compact CNN from scratch",
               **tc.base_result(ds, train, hold)}
-    result["facenet_heads"], _ = run_heads(f_tr, y[train], f_ho, y[hold], f_te, y[test], ds.classes, flip)
+    if not args.dlib_only:
+        result["facenet_heads"], _ = run_heads(f_tr, y[train], f_ho, y[hold], f_te, y[test], ds.classes, flip)
 
     cnn = json.loads((RESULTS_DIR / "fer2013_cpu.json").read_text())["result"]
     result["compact_cnn_from_scratch"] = {
@@ -72,6 +80,10 @@ def main() -> None:
         result["dlib_face_id_heads"]["facenet_vggface1_on_the_same_1500_rows"] = same
     else:
         result["dlib_face_id_heads"] = "not done: dlib features were not extracted in time"
+    if args.dlib_only:
+        path = write_result("transfer_frozen_dlib", result, provenance(fer_path, profile="full", wall_time_s=total()))
+        print(path)
+        return
     best = max(result["facenet_heads"], key=lambda k: result["facenet_heads"][k]["holdout_accuracy"])
     result["best_facenet_head_by_holdout"] = best
     path = write_result("transfer_frozen", result, provenance(fer_path, profile="full", wall_time_s=total()))

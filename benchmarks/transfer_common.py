@@ -162,11 +162,14 @@ def base_result(ds, train, hold) -> dict:
 
 
 def chosen_head(default: str = "vggface1") -> str:
-    """The Keras head with the best holdout accuracy in transfer_frozen.json (the 'best head')."""
+    """The Keras head with the best holdout accuracy in transfer_frozen.json (the 'best head'), or the
+    head named by the environment variable TRANSFER_HEAD (set when a run had to start before (a) ended)."""
     import json
 
     from emolib.evaluate import RESULTS_DIR
 
+    if os.environ.get("TRANSFER_HEAD"):
+        return os.environ["TRANSFER_HEAD"]
     path = RESULTS_DIR / "transfer_frozen.json"
     if not path.exists():
         return default

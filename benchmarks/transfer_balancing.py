@@ -11,6 +11,7 @@ helped on the holdout. Writes ``transfer_balancing.json``.
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 import transfer_common as tc
@@ -36,7 +37,8 @@ def main() -> None:
     y_tr, y_ho, y_te = ds.labels[train], ds.labels[hold], ds.labels[test]
     k = len(ds.classes)
     result = {"task": "FER2013 7 classes: balancing methods, head on frozen FaceNet features",
-              "head": head, "head_chosen_by": "best holdout accuracy among Keras heads in transfer_frozen.json",
+              "head": head, "head_chosen_by": "TRANSFER_HEAD (set before (a) ended)" if os.environ.get("TRANSFER_HEAD")
+              else "best holdout accuracy among Keras heads in transfer_frozen.json",
               **tc.base_result(ds, train, hold), "seed_project": SEED_PROJECT_RESNET50, "methods": {}}
     for method in args.methods.split(","):
         t = tc.timer()

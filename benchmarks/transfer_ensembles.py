@@ -11,6 +11,8 @@ ensembles are fit on the 600-row holdout subset dlib was run on. Writes ``transf
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import transfer_common as tc
 
@@ -61,7 +63,8 @@ def main() -> None:
     y, classes, k = ds.labels, ds.classes, len(ds.classes)
     y_tr, y_ho, y_te = y[train], y[hold], y[test]
     result = {"task": "FER2013 7 classes: ensembles of heads on different backbones",
-              "head": head, **tc.base_result(ds, train, hold), "members": {}}
+              "head": head, "head_chosen_by": os.environ.get("TRANSFER_HEAD") and "TRANSFER_HEAD (set before (a) ended)",
+              **tc.base_result(ds, train, hold), "members": {}}
     members = {}
 
     def record(name, model, p_ho, p_te, rec, backbone):

@@ -20,6 +20,7 @@ import transfer_common as tc
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--method", default=None, help="balancing method (default: transfer_balancing.json's best)")
     args = ap.parse_args()
     from emolib.balance import make_sampler
     from emolib.data.ferplus import FERPLUS_COLUMNS
@@ -32,6 +33,11 @@ def main() -> None:
     if bal.exists():
         r = json.loads(bal.read_text())["result"]
         head, method = r["head"], r["best_by_holdout_macro_f1"]
+    chosen_by = "transfer_balancing.json best_by_holdout_macro_f1 (or transfer_frozen's best head)"
+    if args.method:
+        method = args.method
+        chosen_by = (f"named on the command line ({method!r}, head {head!r}): (b) had not finished when (c) "
+                     "had to start")
     total = tc.timer()
     ds, fer_path, _ = tc.load_data()
     (train, hold, test), (x_tr, x_ho, x_te), flip = tc.facenet_split_features(ds)
@@ -44,7 +50,7 @@ def main() -> None:
     variants = {"raw": np.ones(len(train), bool), "cleaned": ~flags, "ferplus_nf_removed": ~nf}
     result = {"task": "FER2013 7 classes: raw vs cleaned train rows, head on frozen FaceNet features",
               "head": head, "balancing": method,
-              "head_chosen_by": "transfer_balancing.json best_by_holdout_macro_f1 (or transfer_frozen's best head)",
+              "head_chosen_by": chosen_by, "complete": False,
               **tc.base_result(ds, train, hold),
               "cleaning": {"cleaner": "emolib.faces.clean.find_non_faces, package defaults",
                            "applied_to": "train part only (after the holdout was carved out)",
@@ -77,7 +83,8 @@ def main() -> None:
                                     "macro_f1_mean": round(float(np.mean(f1)), 4), "macro_f1_std": round(float(np.std(f1)), 4),
                                     "all_converged": all(r["converged"] for r in runs)}
         print(name, result["variants"][name]["accuracy_mean"], result["variants"][name]["macro_f1_mean"], flush=True)
-    path = write_result("transfer_cleaning", result, provenance(fer_path, profile="full", wall_time_s=total()))
+        result["complete"] = name == list(variants)[-1]
+        path = write_result("transfer_cleaning", result, provenance(fer_path, profile="full", wall_time_s=total()))
     print(path)
 
 

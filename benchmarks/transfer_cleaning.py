@@ -79,8 +79,10 @@ def main() -> None:
         acc = [r["PublicTest"]["accuracy"] for r in runs]
         f1 = [r["PublicTest"]["macro_f1"] for r in runs]
         result["variants"][name] = {"n_train_rows": int(keep.sum()), "runs": runs,
-                                    "accuracy_mean": round(float(np.mean(acc)), 4), "accuracy_std": round(float(np.std(acc)), 4),
-                                    "macro_f1_mean": round(float(np.mean(f1)), 4), "macro_f1_std": round(float(np.std(f1)), 4),
+                                    "accuracy_mean": round(float(np.mean(acc)), 4),
+                                    "accuracy_std": round(float(np.std(acc)), 4),
+                                    "macro_f1_mean": round(float(np.mean(f1)), 4),
+                                    "macro_f1_std": round(float(np.std(f1)), 4),
                                     "all_converged": all(r["converged"] for r in runs)}
         print(name, result["variants"][name]["accuracy_mean"], result["variants"][name]["macro_f1_mean"], flush=True)
         result["complete"] = name == list(variants)[-1]

@@ -139,7 +139,8 @@ def flip_tta_choice(model, x_ho, x_ho_flip, y_ho) -> dict:
     p, q = proba(model, x_ho), proba(model, x_ho_flip)
     plain = float((p.argmax(1) == y_ho).mean())
     tta = float((((p + q) / 2).argmax(1) == y_ho).mean())
-    return {"holdout_accuracy": round(plain, 4), "holdout_accuracy_flip_tta": round(tta, 4), "use_flip_tta": tta > plain}
+    return {"holdout_accuracy": round(plain, 4), "holdout_accuracy_flip_tta": round(tta, 4),
+            "use_flip_tta": tta > plain}
 
 
 def facenet_split_features(ds):

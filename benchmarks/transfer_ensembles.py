@@ -63,7 +63,8 @@ def main() -> None:
     y, classes, k = ds.labels, ds.classes, len(ds.classes)
     y_tr, y_ho, y_te = y[train], y[hold], y[test]
     result = {"task": "FER2013 7 classes: ensembles of heads on different backbones",
-              "head": head, "head_chosen_by": os.environ.get("TRANSFER_HEAD") and "TRANSFER_HEAD (set before (a) ended)",
+              "head": head,
+              "head_chosen_by": os.environ.get("TRANSFER_HEAD") and "TRANSFER_HEAD (set before (a) ended)",
               **tc.base_result(ds, train, hold), "members": {}}
     members = {}
 
@@ -79,7 +80,8 @@ def main() -> None:
     record(f"facenet_{head}", h, h.predict_proba(x_ho), h.predict_proba(x_te), rec, "FaceNet AvgPool 96 px")
     if flip[0] is not None:
         record(f"facenet_{head}_mirrored", h, h.predict_proba(flip[0]), h.predict_proba(flip[1]),
-               {"head": head, "note": "the same head on the mirrored faces' features"}, "FaceNet AvgPool 96 px, mirrored")
+               {"head": head, "note": "the same head on the mirrored faces' features"},
+               "FaceNet AvgPool 96 px, mirrored")
     t = tc.timer()
     g = hog_features(ds.images)
     hog_s = t()

@@ -34,7 +34,8 @@ def main() -> None:
     ho_idx, ho_y = majority_labels(ds.votes[hold])
     result = {"task": "FER+ 8 classes: four training modes, head on frozen FaceNet features",
               "head": head, "head_chosen_by": "TRANSFER_HEAD" if os.environ.get("TRANSFER_HEAD") else
-              "best holdout accuracy among Keras heads in transfer_frozen.json", **tc.base_result(ds, train, hold), "classes": list(classes),
+              "best holdout accuracy among Keras heads in transfer_frozen.json",
+              **tc.base_result(ds, train, hold), "classes": list(classes),
               "evaluation": {"labels": "FER+ majority labels of PublicTest", "n_public_test": len(test),
                              "n_scored": len(te_idx), "dropped": int(len(test) - len(te_idx))},
               "early_stopping_on": "the holdout rows' targets of the same mode and that mode's loss",

@@ -324,7 +324,7 @@ def test_transfer_cleaning_table_reports_mean_spread_and_epochs_per_seed():
                "macro_f1_mean": 0.55, "macro_f1_std": 0.006, "all_converged": True}
     table = transfer_cleaning_table({"variants": {"raw": variant, "cleaned": {**variant, "n_train_rows": 8}}})
     assert table.loc["raw", "seeds"] == 2
-    assert table.loc["raw", "epochs run"] == "55/72"
+    assert table.loc["raw", "epochs run per seed"] == "55/72"
     assert table.loc["cleaned", "train rows"] == 8
     assert table.loc["raw", "accuracy std"] == 0.002
 

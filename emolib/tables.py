@@ -5,7 +5,9 @@ from __future__ import annotations
 from emolib.evaluate import METRICS
 
 __all__ = ["provenance_table", "metric_rows", "metric_table", "ferplus_modes_table", "ensemble_table",
-           "cpu_track_table", "balancing_table", "fer2013_comparison", "detection_table"]
+           "cpu_track_table", "balancing_table", "fer2013_comparison", "detection_table",
+           "facenet_check_table", "transfer_frozen_table", "transfer_balancing_table",
+           "transfer_cleaning_table", "transfer_ferplus_table", "transfer_ensembles_table"]
 
 
 def provenance_table(results: dict[str, dict]):
@@ -137,3 +139,103 @@ def detection_table(result: dict):
     table = pd.DataFrame(rows).T
     table.index.names = ["detector", "photos", "path"]
     return table
+
+
+# --- transfer results: heads on FROZEN FaceNet features (FaceNet itself is not fine-tuned) ---------
+
+_BUDGET = ("epochs run", "best epoch", "epoch cap", "converged", "stopped by", "wall s")
+
+
+def _budget(run: dict) -> dict:
+    """How long one head trained and why it stopped (``None`` where the run has no such field)."""
+    keys = ("epochs_run", "best_epoch", "epoch_cap", "converged", "stopped_by", "wall_s")
+    return dict(zip(_BUDGET, (run.get(k) for k in keys)))
+
+
+def _frame(rows: dict):
+    """Rows to a table; epoch counts stay integers where some rows have none."""
+    import pandas as pd
+
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    counts = [c for c in ("epochs run", "best epoch", "epoch cap", "train rows", "seeds") if c in table]
+    return table.astype({c: "Int64" for c in counts})
+
+
+def _scores(run: dict) -> dict:
+    test = run["PublicTest"]
+    return {"PublicTest accuracy": test["accuracy"], "macro-F1": test["macro_f1"]}
+
+
+def facenet_check_table(result: dict):
+    """``facenet_check.json``'s result: the port-equivalence check and the identity checks."""
+    eq = result["equivalence"]
+    rows = {"port vs original Keras file": {
+        "faces": eq["faces"], "max |embedding difference|": eq["max_abs_diff_embedding"],
+        "tolerance": eq["tolerance"], "passed": eq["passed"]}}
+    for key in sorted(k for k in result if k.startswith("identity_") and isinstance(result[k], dict)):
+        ident = result[key]
+        rows[f"identity at {ident['size']} px"] = {
+            "faces": ident["n_lfw"], "cos(astronaut, mirror)": ident["cos_astronaut_mirror"],
+            "mean cos(LFW, astronaut)": ident["mean_cos_lfw_vs_astronaut"],
+            "passed": result.get("identity_passed")}
+    return _frame(rows)
+
+
+def transfer_frozen_table(result: dict):
+    """``transfer_frozen.json``'s result: each head on frozen FaceNet features with its budget,
+    and the compact CNN trained from scratch (its own, older protocol) for comparison."""
+    rows = {f"FaceNet frozen + {name}": {**_scores(run), "holdout accuracy": run.get("holdout_accuracy"),
+                                         **_budget(run)}
+            for name, run in result["facenet_heads"].items()}
+    cnn = result.get("compact_cnn_from_scratch")
+    if cnn:
+        rows["compact CNN from scratch"] = {"PublicTest accuracy": cnn["accuracy"], "macro-F1": cnn["macro_f1"],
+                                            "protocol": cnn.get("protocol")}
+    return _frame(rows)
+
+
+def transfer_balancing_table(result: dict):
+    """``transfer_balancing.json``'s result: one row per balancing method (head on frozen FaceNet
+    features), with disgust's F1, the training rows and the budget; beside it, in the column
+    ``student project ResNet50 %``, the published validation accuracy for the same method."""
+    published = {"ros": "ROS", "smote": "SMOTE", "class_weight": "augment + class weight"}
+    seed = result.get("seed_project") or {}
+    rows = {m: {**_scores(r), "F1 disgust": r["PublicTest"]["per_class_f1"].get("disgust"),
+                "train rows": r["n_train"], **_budget(r),
+                "student project ResNet50 %": seed.get(published.get(m, ""))}
+            for m, r in result["methods"].items()}
+    return _frame(rows)
+
+
+def transfer_cleaning_table(result: dict):
+    """``transfer_cleaning.json``'s result: raw vs cleaned training rows, mean and spread over seeds."""
+    rows = {}
+    for name, v in result["variants"].items():
+        runs = v.get("runs") or []
+        rows[name] = {"train rows": v["n_train_rows"], "seeds": len(runs),
+                      "accuracy mean": v["accuracy_mean"], "accuracy std": v["accuracy_std"],
+                      "macro-F1 mean": v["macro_f1_mean"], "macro-F1 std": v["macro_f1_std"],
+                      "epochs run per seed": "/".join(str(r.get("epochs_run")) for r in runs) or None,
+                      "all converged": v.get("all_converged")}
+    return _frame(rows)
+
+
+def transfer_ferplus_table(result: dict):
+    """``transfer_ferplus_modes.json``'s result: one row per FER+ label mode, scored on PublicTest's
+    FER+ majority labels, with the rows each mode kept and its budget."""
+    rows = {m: {**_scores(r), "train rows kept": r["n_train_kept"], **_budget(r)}
+            for m, r in result["modes"].items()}
+    return _frame(rows)
+
+
+def transfer_ensembles_table(result: dict):
+    """``transfer_ensembles.json``'s result: members (with budget), then each ensemble with its gain
+    in accuracy points over the best member."""
+    rows = {f"member: {n}": {"input": m.get("backbone"), **_scores(m),
+                             "holdout accuracy": m.get("holdout_accuracy"), **_budget(m)}
+            for n, m in result["members"].items()}
+    ens = result["ensembles_without_dlib"]
+    for name, e in ens.items():
+        if isinstance(e, dict) and "PublicTest" in e:
+            rows[f"ensemble: {name}"] = {**_scores(e), "gain over best member (points)": e["gain_over_best_member_pp"]}
+    return _frame(rows)

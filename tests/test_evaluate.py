@@ -263,3 +263,91 @@ def test_detection_table_has_one_row_per_detector_set_and_path():
     assert list(table.index.names) == ["detector", "photos", "path"]
     assert table.loc[("haar", "real", "find_faces"), "recall"] == 0.5
     assert table.loc[("mtcnn", "real", "find_faces"), "false boxes"] == 1
+
+
+# --- transfer tables (heads on frozen FaceNet features) ---------------------------------------------
+
+def _run(acc, f1, epochs=None, **extra):
+    run = {"PublicTest": {"n": 10, "accuracy": acc, "macro_f1": f1, "per_class_f1": {"disgust": f1 / 2}}}
+    if epochs is not None:
+        run.update(epochs_run=epochs, best_epoch=epochs - 10, epoch_cap=300, converged=True,
+                   stopped_by="early_stopping", wall_s=1.5)
+    return {**run, **extra}
+
+
+def test_facenet_check_table_keeps_the_tiny_port_difference():
+    from emolib.tables import facenet_check_table
+
+    result = {"equivalence": {"faces": 4, "max_abs_diff_embedding": 3e-8, "tolerance": 1e-4, "passed": True},
+              "identity_160": {"size": 160, "cos_astronaut_mirror": 0.9, "mean_cos_lfw_vs_astronaut": 0.01,
+                               "n_lfw": 5},
+              "identity_passed": True}
+    table = facenet_check_table(result)
+    assert list(table.index) == ["port vs original Keras file", "identity at 160 px"]
+    assert table.loc["port vs original Keras file", "max |embedding difference|"] == 3e-8
+    assert table.loc["identity at 160 px", "cos(astronaut, mirror)"] == 0.9
+
+
+def test_transfer_frozen_table_shows_budget_and_the_scratch_cnn():
+    from emolib.tables import transfer_frozen_table
+
+    result = {"facenet_heads": {"vggface1": _run(0.57, 0.54, epochs=55),
+                                "logistic_regression": _run(0.58, 0.53, converged=True, stopped_by="lbfgs")},
+              "compact_cnn_from_scratch": {"accuracy": 0.65, "macro_f1": 0.6, "protocol": "older"}}
+    table = transfer_frozen_table(result)
+    assert table.loc["FaceNet frozen + vggface1", "epochs run"] == 55
+    assert table.loc["FaceNet frozen + vggface1", "epoch cap"] == 300
+    assert table.loc["FaceNet frozen + logistic_regression", "stopped by"] == "lbfgs"
+    assert table.loc["compact CNN from scratch", "PublicTest accuracy"] == 0.65
+
+
+def test_transfer_balancing_table_puts_the_student_project_beside_matching_methods():
+    from emolib.tables import transfer_balancing_table
+
+    result = {"seed_project": {"ROS": 59.4, "SMOTE": 59.8, "augment + class weight": 56.9},
+              "methods": {"none": _run(0.57, 0.54, epochs=55, n_train=100),
+                          "ros": _run(0.56, 0.55, epochs=37, n_train=200),
+                          "class_weight": _run(0.56, 0.56, epochs=86, n_train=100)}}
+    table = transfer_balancing_table(result)
+    assert table.loc["ros", "student project ResNet50 %"] == 59.4
+    assert table.loc["class_weight", "student project ResNet50 %"] == 56.9
+    assert table["student project ResNet50 %"].isna()["none"]
+    assert table.loc["ros", "train rows"] == 200
+    assert table.loc["none", "F1 disgust"] == 0.27
+
+
+def test_transfer_cleaning_table_reports_mean_spread_and_epochs_per_seed():
+    from emolib.tables import transfer_cleaning_table
+
+    runs = [{"epochs_run": 55}, {"epochs_run": 72}]
+    variant = {"n_train_rows": 9, "runs": runs, "accuracy_mean": 0.57, "accuracy_std": 0.002,
+               "macro_f1_mean": 0.55, "macro_f1_std": 0.006, "all_converged": True}
+    table = transfer_cleaning_table({"variants": {"raw": variant, "cleaned": {**variant, "n_train_rows": 8}}})
+    assert table.loc["raw", "seeds"] == 2
+    assert table.loc["raw", "epochs run per seed"] == "55/72"
+    assert table.loc["cleaned", "train rows"] == 8
+    assert table.loc["raw", "accuracy std"] == 0.002
+
+
+def test_transfer_ferplus_table_has_one_row_per_mode_with_rows_kept():
+    from emolib.tables import transfer_ferplus_table
+
+    modes = {"majority": _run(0.75, 0.6, epochs=52, n_train_kept=90),
+             "crossentropy": _run(0.76, 0.62, epochs=93, n_train_kept=99)}
+    table = transfer_ferplus_table({"modes": modes})
+    assert list(table.index) == ["majority", "crossentropy"]
+    assert table.loc["crossentropy", "train rows kept"] == 99
+    assert table.loc["majority", "converged"]
+
+
+def test_transfer_ensembles_table_lists_members_then_ensembles_with_gain():
+    from emolib.tables import transfer_ensembles_table
+
+    ens = {"members": ["a"], "mean": {**_run(0.6, 0.55), "gain_over_best_member_pp": 1.9},
+           "best_member_on_PublicTest": {"name": "a", "accuracy": 0.58}}
+    result = {"members": {"a": _run(0.58, 0.5, epochs=30, backbone="FaceNet")},
+              "ensembles_without_dlib": ens}
+    table = transfer_ensembles_table(result)
+    assert list(table.index) == ["member: a", "ensemble: mean"]
+    assert table.loc["ensemble: mean", "gain over best member (points)"] == 1.9
+    assert table.loc["member: a", "input"] == "FaceNet"

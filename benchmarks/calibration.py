@@ -61,7 +61,7 @@ def main(argv=None) -> int:
               "models": rows}
     if not args.limit:
         path = write_result("calibration", result,
-                            provenance(fer_path, wall_time_s=round(time.time() - t0, 1),
+                            provenance(fer_path, profile="local", wall_time_s=round(time.time() - t0, 1),
                                        votes=votes_path.name),
                             results_dir=args.results_dir)
         print(f"wrote {path}")

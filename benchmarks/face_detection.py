@@ -99,8 +99,8 @@ def main(argv=None) -> int:
             print(json.dumps({k: v for k, v in row.items() if k != "per_image"}), flush=True)
     result = {"min_iou": 0.3, "rows": rows,
               "sets": {k: {"images": len(v), "faces": sum(len(c[2]) for c in v)} for k, v in sets.items()}}
-    path = write_result("face_detection", result, provenance(None, wall_time_s=round(time.time() - t0, 1)),
-                        results_dir=args.results_dir)
+    prov = provenance(None, profile="local", wall_time_s=round(time.time() - t0, 1))
+    path = write_result("face_detection", result, prov, results_dir=args.results_dir)
     print(f"wrote {path}")
     return 0
 

@@ -68,7 +68,7 @@ def main() -> None:
         print(method, rec["PublicTest"]["accuracy"], rec["PublicTest"]["macro_f1"], rec["stopped_by"], flush=True)
     result["all_converged"] = all(r["converged"] for r in result["methods"].values())
     result["best_by_holdout_macro_f1"] = max(result["methods"], key=lambda m: result["methods"][m]["holdout_macro_f1"])
-    path = write_result("transfer_balancing", result, provenance(fer_path, profile="full", wall_time_s=total()))
+    path = write_result("transfer_balancing", result, provenance(fer_path, profile="local", wall_time_s=total()))
     print(path)
 
 

@@ -86,7 +86,7 @@ def main() -> None:
                                     "all_converged": all(r["converged"] for r in runs)}
         print(name, result["variants"][name]["accuracy_mean"], result["variants"][name]["macro_f1_mean"], flush=True)
         result["complete"] = name == list(variants)[-1]
-        path = write_result("transfer_cleaning", result, provenance(fer_path, profile="full", wall_time_s=total()))
+        path = write_result("transfer_cleaning", result, provenance(fer_path, profile="local", wall_time_s=total()))
     print(path)
 
 

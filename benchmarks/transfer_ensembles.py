@@ -108,7 +108,7 @@ def main() -> None:
         result["ensembles_with_dlib"] = ensembles(members, y_ho, y_te, classes, rows_ho=pos)
     else:
         result["ensembles_with_dlib"] = "not done: dlib features were not extracted in time"
-    path = write_result("transfer_ensembles", result, provenance(fer_path, profile="full", wall_time_s=total()))
+    path = write_result("transfer_ensembles", result, provenance(fer_path, profile="local", wall_time_s=total()))
     print(path)
 
 

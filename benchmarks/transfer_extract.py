@@ -53,7 +53,7 @@ def main() -> None:
             steps[f"dlib_{name}"] = {"rows": len(d), "wall_s": t(), "images_per_s": round(len(d) / max(t(), 1e-9), 1)}
             print(steps, flush=True)
     result = {"steps": steps, "facenet": tc.FACENET, "note": tc.FROZEN_NOTE}
-    write_result(args.name, result, provenance(fer_path, profile="full", wall_time_s=total()))
+    write_result(args.name, result, provenance(fer_path, profile="local", wall_time_s=total()))
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def main() -> None:
         result["modes"][mode] = rec
         print(mode, rec["PublicTest"]["accuracy"], rec["PublicTest"]["macro_f1"], rec["stopped_by"], flush=True)
     result["all_converged"] = all(r["converged"] for r in result["modes"].values())
-    path = write_result("transfer_ferplus_modes", result, provenance(votes_path, profile="full", wall_time_s=total()))
+    path = write_result("transfer_ferplus_modes", result, provenance(votes_path, profile="local", wall_time_s=total()))
     print(path)
 
 

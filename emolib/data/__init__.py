@@ -6,15 +6,15 @@ from .dataset import FER2013_CLASSES, USAGES, FaceDataset
 from .download import download_ferplus_labels, fetch, instructions
 from .fer2013 import load_fer2013, parse_fer2013_csv
 from .ferplus import (
-                      FERPLUS_CLASSES,
-                      FERPLUS_COLUMNS,
-                      MODES,
-                      attach_ferplus_votes,
-                      ferplus_targets,
-                      ferplus_to_fer2013_labels,
-                      label_agreement,
-                      load_ferplus_votes,
-                      sample_onehot,
+    FERPLUS_CLASSES,
+    FERPLUS_COLUMNS,
+    MODES,
+    attach_ferplus_votes,
+    ferplus_targets,
+    ferplus_to_fer2013_labels,
+    label_agreement,
+    load_ferplus_votes,
+    sample_onehot,
 )
 from .gaf import load_gaf
 from .profiles import find_fer2013, find_ferplus_votes, load_faces

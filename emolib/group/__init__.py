@@ -13,15 +13,15 @@ Keras, dlib and OpenCV load only when a model is built or a photo is read.
 """
 from .amd import DescriptorForest, FaceForest, LandmarkForest, WholeImageCNN, amd_descriptor_extractors
 from .attention import (
-                  VARIANTS,
-                  FaceAttention,
-                  GroupAttentionClassifier,
-                  attention_weights_model,
-                  build_attention_model,
-                  group_inputs,
-                  load_attention_model,
-                  pretrain_face_encoder,
-                  vggface_encoder,
+    VARIANTS,
+    FaceAttention,
+    GroupAttentionClassifier,
+    attention_weights_model,
+    build_attention_model,
+    group_inputs,
+    load_attention_model,
+    pretrain_face_encoder,
+    vggface_encoder,
 )
 from .data import GroupData, load_group_data
 from .pipeline import MEMBER_TITLES, GroupEmotionPipeline, default_members, member_title, predict_photo

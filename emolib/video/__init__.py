@@ -14,15 +14,15 @@ from .audio import AUDIO_FEATURE_SET, audio_features, opensmile_available
 from .classify import LinearSVMClassifier, PriorCorrection, ScoreAverage, prior_weights
 from .faces import ClipFaces, clip_faces
 from .features import (
-                       ClipFaceSet,
-                       FrameTransform,
-                       KerasBackbone,
-                       as_backbone,
-                       augmented_clip_features,
-                       clip_features,
-                       frame_transforms,
-                       hog_backbone,
-                       load_clip_faces,
+    ClipFaceSet,
+    FrameTransform,
+    KerasBackbone,
+    as_backbone,
+    augmented_clip_features,
+    clip_features,
+    frame_transforms,
+    hog_backbone,
+    load_clip_faces,
 )
 from .io import ClipInfo, clip_info, read_frames
 from .lstm import FrameLSTM, build_lstm, pad_sequences, shuffle_within

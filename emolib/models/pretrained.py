@@ -104,6 +104,7 @@ class FaceEmotionModel:
     def _load(self):
         import keras
 
+        from ..ensemble import keras_average  # noqa: F401  (registers the ensemble layers)
         from .saving import check_model_file
 
         check_model_file(self.path)

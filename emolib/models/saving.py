@@ -144,6 +144,8 @@ def load_model_with_metadata(path: str | os.PathLike, *, compile: bool = False) 
     """
     import keras
 
+    from ..ensemble import keras_average  # noqa: F401  (registers the ensemble layers)
+
     check_model_file(path)
     meta = read_metadata(path)
     model = keras.models.load_model(path, compile=compile)

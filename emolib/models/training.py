@@ -148,7 +148,10 @@ def train(model: keras.Model, x, y, *, validation=None, epochs: int | None = Non
           label_smoothing: float = 0.1, warmup: float = 0.03, class_weight=None,
           keep_best: bool = True, seed: int = 0, verbose=0, log=False, callbacks=(),
           recompile: bool = True) -> keras.callbacks.History:
-    """Compile and fit ``model`` on face images ``x`` (0-255) and integer labels ``y``.
+    """Compile and fit ``model`` on face images ``x`` (0-255) and labels ``y``.
+
+    ``y`` is either integer class indices (N) or soft targets (N x classes, rows summing to 1,
+    e.g. FER2013 labels blended with the FER+ vote distribution).
 
     AdamW with a warm-up and cosine decay (over ``epochs``, or over the ``minutes`` budget),
     cross-entropy with label smoothing, optional Keras ``class_weight``. With ``validation``
@@ -179,8 +182,7 @@ def train(model: keras.Model, x, y, *, validation=None, epochs: int | None = Non
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y: expected the same non-zero number of rows, got {len(x)} and {len(y)}")
     n_classes = model.output_shape[-1]
-    if y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(f"y: expected class indices in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
+    targets = _targets(y, n_classes)
 
     keras.utils.set_random_seed(seed)
     if recompile or model.optimizer is None:
@@ -203,13 +205,30 @@ def train(model: keras.Model, x, y, *, validation=None, epochs: int | None = Non
     if validation is not None:
         xv, yv = validation
         val = (model_input(model, xv), keras.utils.to_categorical(yv, n_classes))
-    history = model.fit(x, keras.utils.to_categorical(y, n_classes), batch_size=batch_size,
+    history = model.fit(x, targets, batch_size=batch_size,
                         epochs=int(epochs) if epochs else 100_000, validation_data=val,
                         class_weight=class_weight, shuffle=True, verbose=verbose,
                         callbacks=cbs + list(callbacks))
     history.budget = budget
     history.best_epoch = None if best is None else best.best_epoch
     return history
+
+
+def _targets(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """One-hot rows for class indices; soft target rows checked and passed through."""
+    if y.ndim == 2:
+        if y.shape[1] != n_classes:
+            raise ValueError(f"y: soft targets need {n_classes} columns (the model's outputs), got {y.shape[1]}")
+        bad = np.flatnonzero(~np.isclose(y.sum(axis=1), 1.0, atol=1e-4) | ~(y.min(axis=1) >= 0))
+        if bad.size:
+            bad = int(bad[0])
+            raise ValueError(f"y: soft targets must be non-negative rows summing to 1; row {bad} is {y[bad]}")
+        return y.astype("float32")
+    if y.ndim != 1:
+        raise ValueError(f"y: expected class indices (N) or soft targets (N x {n_classes}), got shape {y.shape}")
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"y: expected class indices in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
+    return keras.utils.to_categorical(y, n_classes)
 
 
 class _EpochTimer(keras.callbacks.Callback):

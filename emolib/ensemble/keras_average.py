@@ -1,0 +1,143 @@
+"""An ensemble served as one Keras model: members' probabilities averaged inside the graph.
+
+:func:`average_model` wraps trained members (same input, softmax outputs) into a single
+``keras.Model`` that a ``.keras`` file holds whole: optionally each member also sees the mirrored
+face (test-time flip), the scores are averaged with fixed weights, and a final
+:class:`AdjustProbabilities` layer applies a temperature and per-class log-offsets fitted on a
+holdout. The layers here are registered, so ``keras.models.load_model`` rebuilds the model once
+this module is imported (:mod:`emolib.models.pretrained` does so).
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["Mirror", "WeightedMean", "AdjustProbabilities", "average_model", "fit_average_weights"]
+
+_EPS = 1e-7
+
+
+@keras.saving.register_keras_serializable(package="emolib")
+class Mirror(keras.layers.Layer):
+    """Horizontal mirror of an image batch (N, H, W, C), in training and inference alike."""
+
+    def call(self, x):
+        return ops.flip(x, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="emolib")
+class WeightedMean(keras.layers.Layer):
+    """Weighted mean of same-shaped inputs; ``weights`` (one per input) are normalised to sum 1."""
+
+    def __init__(self, weights, **kwargs):
+        super().__init__(**kwargs)
+        w = np.asarray(weights, dtype="float64").ravel()
+        if w.size == 0 or not np.all(np.isfinite(w)) or w.min() < 0 or w.sum() <= 0:
+            raise ValueError(f"weights: expected non-negative numbers with a positive sum, got {list(w)}")
+        self.member_weights = [float(v) for v in w / w.sum()]
+
+    def call(self, inputs):
+        if len(inputs) != len(self.member_weights):
+            raise ValueError(f"WeightedMean: {len(self.member_weights)} weights for {len(inputs)} inputs")
+        return sum(w * x for w, x in zip(self.member_weights, inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "weights": self.member_weights}
+
+
+@keras.saving.register_keras_serializable(package="emolib")
+class AdjustProbabilities(keras.layers.Layer):
+    """``softmax(log(p) / temperature + log_bias)``: temperature scaling and class-prior offsets."""
+
+    def __init__(self, temperature: float = 1.0, log_bias=None, **kwargs):
+        super().__init__(**kwargs)
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"temperature: expected a positive number, got {temperature}")
+        self.temperature = float(temperature)
+        self.log_bias = None if log_bias is None else [float(b) for b in np.ravel(log_bias)]
+
+    def call(self, p):
+        z = ops.log(ops.clip(p, _EPS, 1.0)) / self.temperature
+        if self.log_bias is not None:
+            z = z + ops.convert_to_tensor(np.asarray(self.log_bias, "float32"))
+        return ops.softmax(z, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature, "log_bias": self.log_bias}
+
+
+def average_model(members, weights=None, *, tta_flip: bool = True, temperature: float = 1.0,
+                  log_bias=None, name: str = "ensemble") -> keras.Model:
+    """One Keras model that averages ``members``' class probabilities.
+
+    Args:
+        members: trained ``keras.Model`` objects with the same input shape and number of softmax
+            outputs, and distinct names (they become nested models).
+        weights: one non-negative weight per member (default: equal).
+        tta_flip: each member also scores the mirrored input; its two scores are averaged first.
+        temperature, log_bias: see :class:`AdjustProbabilities` (1 and None leave scores as they are).
+
+    Raises:
+        ValueError: for no members, mismatched inputs or outputs, repeated names or bad weights.
+    """
+    members = list(members)
+    if not members:
+        raise ValueError("members: expected at least one Keras model")
+    shape, n_out = members[0].input_shape[1:], members[0].output_shape[-1]
+    names = [m.name for m in members]
+    for m in members[1:]:
+        if m.input_shape[1:] != shape or m.output_shape[-1] != n_out:
+            raise ValueError(f"member {m.name!r}: input {m.input_shape[1:]} and {m.output_shape[-1]} outputs; "
+                             f"expected {shape} and {n_out} like {members[0].name!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"members: names must be distinct, got {names}")
+    if weights is None:
+        weights = [1.0] * len(members)
+    if len(weights) != len(members):
+        raise ValueError(f"weights: expected {len(members)} (one per member), got {len(weights)}")
+    inputs = keras.Input(shape, name="pixels")
+    mirrored = Mirror(name="mirror")(inputs) if tta_flip else None
+    scores = []
+    for m in members:
+        s = m(inputs, training=False)
+        if tta_flip:
+            s = keras.layers.Average(name=f"{m.name}_tta")([s, m(mirrored, training=False)])
+        scores.append(s)
+    out = WeightedMean(weights, name="weighted_mean")(scores) if len(scores) > 1 else scores[0]
+    if temperature != 1.0 or log_bias is not None:
+        out = AdjustProbabilities(temperature, log_bias, name="calibrate")(out)
+    return keras.Model(inputs, out, name=name)
+
+
+def fit_average_weights(member_probs, labels) -> np.ndarray:
+    """Member weights (non-negative, sum 1) that minimise the log-loss of the weighted mean score.
+
+    ``member_probs`` is a list of N x K probability arrays (one per member) on a holdout; the
+    weights are a softmax of free parameters optimised by L-BFGS from equal weights.
+    """
+    from scipy.optimize import minimize
+
+    p = np.stack([np.asarray(m, "float64") for m in member_probs])       # M x N x K
+    y = np.asarray(labels)
+    if p.ndim != 3 or p.shape[1] != len(y):
+        raise ValueError(f"member_probs: expected M arrays of shape ({len(y)}, K), got {p.shape}")
+    picked = p[:, np.arange(len(y)), y]                                   # M x N
+
+    def loss(theta):
+        w = np.exp(theta - theta.max())
+        w /= w.sum()
+        return float(-np.log(np.clip(w @ picked, _EPS, None)).mean())
+
+    res = minimize(loss, np.zeros(len(p)), method="L-BFGS-B")
+    w = np.exp(res.x - res.x.max())
+    return w / w.sum()

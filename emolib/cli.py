@@ -107,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="emotions of the faces in one or more photos")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
-    p.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model, or 'fer' "
-                                                    "for the fer package's (default: the project's "
-                                                    "default model)")
+    p.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model, 'fer' "
+                                                    "for the fer package's, or 'compact' for the fast "
+                                                    "single CNN (default: the project's default model)")
     p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
                    help=f"face detector (default: {DEFAULT_DETECTOR}, the best recall and precision "
                         "on real photos; haar is the fastest)")
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="the web demo (upload page and POST /api/predict)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     s.add_argument("--port", type=_port, default=8000, help="port, 1-65535 (default: 8000)")
-    s.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model, or 'fer'")
+    s.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 face-emotion model, 'fer' or 'compact'")
     s.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
                    help=f"face detector (default: {DEFAULT_DETECTOR})")
     s.add_argument("--max-upload-mb", type=_positive_float, default=10.0, metavar="MB",
@@ -133,17 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     _detection_options(s)
 
     a = sub.add_parser("about", help="the model's provenance: data, accuracy, licence")
-    a.add_argument("--model", metavar="PATH", help="a .keras or .hdf5 model, or 'fer' (default: the default)")
+    a.add_argument("--model", metavar="PATH",
+                   help="a .keras or .hdf5 model, 'fer' or 'compact' (default: the default)")
     return parser
 
 
 def _load_model(path):
     """The model at ``path`` (default model when None), reused while its file is unchanged, so
     repeated ``main()`` calls in one Python session (a notebook, the tests) load it once."""
-    from emolib.models.pretrained import DEFAULT_MODEL_PATH, FER, fer_model_path
+    from emolib.models.pretrained import COMPACT, COMPACT_MODEL_PATH, DEFAULT_MODEL_PATH, FER, fer_model_path
 
     if path == FER:
         file = fer_model_path()
+    elif path == COMPACT:
+        file = COMPACT_MODEL_PATH
     elif path is not None:
         file = Path(path)
     else:

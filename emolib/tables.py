@@ -7,7 +7,8 @@ from emolib.evaluate import METRICS
 __all__ = ["provenance_table", "metric_rows", "metric_table", "ferplus_modes_table", "ensemble_table",
            "cpu_track_table", "balancing_table", "fer2013_comparison", "detection_table",
            "facenet_check_table", "transfer_frozen_table", "transfer_balancing_table",
-           "transfer_cleaning_table", "transfer_ferplus_table", "transfer_ensembles_table"]
+           "transfer_cleaning_table", "transfer_ferplus_table", "transfer_ensembles_table",
+           "system_members_table", "system_table"]
 
 
 def provenance_table(results: dict[str, dict]):
@@ -239,3 +240,34 @@ def transfer_ensembles_table(result: dict):
         if isinstance(e, dict) and "PublicTest" in e:
             rows[f"ensemble: {name}"] = {**_scores(e), "gain over best member (points)": e["gain_over_best_member_pp"]}
     return _frame(rows)
+
+
+def system_members_table(result: dict):
+    """The CPU-track ensemble's members (``fer2013_system.json``): recipe, epochs, time, scores, weight."""
+    import pandas as pd
+
+    t = result["training"]
+    rows = [{"member": m["name"], "layout": "convs " + ",".join(map(str, m["kwargs"].get("convs", (1, 1, 2, 2)))),
+             "FER+ blend": m["ferplus_blend"], "epochs": m["epochs"], "best epoch": m["best_epoch"],
+             "minutes": round(m["train_seconds"] / 60, 1), "holdout (flip)": m["holdout_accuracy_flip"],
+             "PublicTest (flip)": result["members_PublicTest"][m["name"]], "weight": w}
+            for m, w in zip(t["members"], t["weights"])]
+    return pd.DataFrame(rows).set_index("member")
+
+
+def system_table(result: dict):
+    """The ensemble against its best member and the fer package on PublicTest: accuracy, macro-F1,
+    the worst class's F1 and, where measured, ECE and KL divergence from the FER+ votes."""
+    import pandas as pd
+
+    pub, base, cal = result["PublicTest"], result.get("baseline_fer_package") or {}, result["calibration"]
+    best = max(result["members_PublicTest"], key=result["members_PublicTest"].get)
+    rows = {"emolib ensemble": {"accuracy": pub["accuracy"], "macro-F1": pub["macro_f1"],
+                                "worst class F1": min(pub["per_class_f1"].values()),
+                                "ECE": cal["system"]["ece"], "KL from FER+ votes": cal["system"]["kl_ferplus"]},
+            f"best member ({best})": {"accuracy": result["members_PublicTest"][best]}}
+    if base.get("available"):
+        rows["fer package"] = {"accuracy": base["accuracy"], "macro-F1": base["macro_f1"],
+                               "worst class F1": min(base["per_class_f1"].values()),
+                               "ECE": cal["fer_package"]["ece"], "KL from FER+ votes": cal["fer_package"]["kl_ferplus"]}
+    return pd.DataFrame(rows).T

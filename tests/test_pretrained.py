@@ -119,6 +119,20 @@ def test_default_model_prefers_the_shipped_cpu_model(monkeypatch, tmp_path):
     assert proba.shape == (1, 7) and model.input_size == (24, 24)
 
 
+def test_compact_name_loads_the_single_cnn_whatever_the_default(monkeypatch, tmp_path):
+    path = tiny_keras_model(tmp_path / "fer2013_cpu.keras")
+    monkeypatch.setattr(pretrained, "COMPACT_MODEL_PATH", path)
+    monkeypatch.setattr(pretrained, "DEFAULT_MODEL_PATH", tmp_path / "absent.keras")
+    model = load_default_model(pretrained.COMPACT)
+    assert isinstance(model, KerasFaceModel) and model.path == path
+
+
+def test_the_shipped_default_is_the_ensemble_when_the_package_holds_it():
+    expected = (pretrained.ENSEMBLE_MODEL_PATH if pretrained.ENSEMBLE_MODEL_PATH.is_file()
+                else pretrained.COMPACT_MODEL_PATH)
+    assert pretrained.DEFAULT_MODEL_PATH == expected
+
+
 def test_model_saved_by_emolib_saving_brings_its_classes_and_preprocessing(tmp_path):
     import keras
 

@@ -2,8 +2,8 @@
 # Does emolib stand on its own once installed? Builds a wheel from this checkout, installs it (not
 # editable, with its dependencies and the `cpu` extra) into a fresh virtual environment in a temp
 # folder, then from outside the checkout:
-#   - `python -m emolib --about` must name the shipped model (the emolib compact CNN in
-#     fer2013_cpu.keras), not the fer package's;
+#   - `python -m emolib --about` must name the shipped model (the emolib FER2013 ensemble in
+#     fer2013_ensemble.keras), not the fer package's, and `--model compact` must load the single CNN;
 #   - `python -m emolib predict astronaut.png --json` (skimage's astronaut) must find one face: happy;
 #   - the shipped result files must be found through emolib.evaluate.RESULTS_DIR.
 # Exits non-zero, naming the failed check, on any failure. Reuses pip's cache and configured wheels.
@@ -53,7 +53,7 @@ py="$tmp/venv/bin/python"
 wheel=$(ls "$tmp"/dist/emolib-*.whl 2>/dev/null | head -n1)
 [ -n "$wheel" ] || fail "no emolib wheel was built in $tmp/dist"
 listing=$("$py" -m zipfile -l "$wheel") || fail "cannot list $wheel"
-for asset in 'emolib/assets/models/fer2013_cpu\.keras' 'emolib/py\.typed' 'emolib/assets/results/.*\.json'; do
+for asset in 'emolib/assets/models/fer2013_ensemble\.keras' 'emolib/assets/models/fer2013_cpu\.keras' 'emolib/py\.typed' 'emolib/assets/results/.*\.json'; do
   grep -q "$asset" <<<"$listing" || fail "the wheel lacks $asset (package-data in pyproject.toml)"
 done
 
@@ -74,9 +74,11 @@ esac
 step "python -m emolib --about"
 about=$("$py" -m emolib --about 2>&1) || fail "python -m emolib --about exited non-zero: $about"
 echo "$about" | sed 's/^/   /'
-grep -q "emolib compact CNN" <<<"$about" || fail "--about does not name the emolib compact CNN"
-grep -q "file: fer2013_cpu.keras" <<<"$about" || fail "--about does not name fer2013_cpu.keras"
+grep -q "emolib FER2013 ensemble" <<<"$about" || fail "--about does not name the emolib FER2013 ensemble"
+grep -q "file: fer2013_ensemble.keras" <<<"$about" || fail "--about does not name fer2013_ensemble.keras"
 grep -q "fer package" <<<"$about" && fail "--about names the fer package's model: the shipped model was not found"
+compact=$("$py" -m emolib about --model compact 2>&1) || fail "python -m emolib about --model compact exited non-zero"
+grep -q "file: fer2013_cpu.keras" <<<"$compact" || fail "--model compact does not load fer2013_cpu.keras"
 
 step "python -m emolib predict astronaut.png --json"
 "$py" -c "from PIL import Image; from skimage import data; Image.fromarray(data.astronaut()).save('astronaut.png')" \

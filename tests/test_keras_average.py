@@ -237,3 +237,19 @@ def test_fit_average_weights_refuses_labels_out_of_range():
     y[0] = 4
     with pytest.raises(ValueError, match="labels: .*0..3"):
         fit_average_weights([good, noise], y)
+
+
+def test_trained_compact_cnns_nest_with_their_batch_norm_statistics_and_no_optimizer():
+    from emolib.models.compact import compact_cnn
+
+    members = []
+    for i, name in enumerate(("cnn_a", "cnn_b")):
+        keras.utils.set_random_seed(i)
+        m = compact_cnn(3, (16, 16, 1), widths=(4, 8), convs=(1, 1), dense_units=8, name=name)
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        m.fit(images(16, shape=(16, 16, 1)) * 255, np.arange(16) % 3, epochs=2, verbose=0)
+        members.append(m)
+    x = images(4, seed=2, shape=(16, 16, 1)) * 255
+    model = average_model(members, [1, 2])
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected(members, [1, 2], x), atol=1e-5)
+    assert all(getattr(layer, "optimizer", None) is None for layer in model.layers)

@@ -116,8 +116,10 @@ def fit_class_bias(probs, labels, *, steps=None, rounds: int = 3) -> np.ndarray:
     """Per-class log-offsets ``b`` that maximise macro-F1 of ``argmax(log p + b)`` on a holdout.
 
     Coordinate ascent: each round tries every offset in ``steps`` for each class in turn and keeps
-    the best (ties keep the smaller change); ``steps`` defaults to -1..1 by 0.1. A rare class
-    that a model under-predicts (FER2013's disgust) gets a positive offset. Fit on a holdout, never on the test split.
+    the best (ties keep the smaller change); ``steps`` defaults to -1..1 by 0.1. Only differences
+    between offsets change the argmax (or a softmax), so they are returned centred (mean 0): a rare
+    class that a model under-predicts (FER2013's disgust) gets a positive offset. Fit on a holdout,
+    never on the test split.
     """
     from sklearn.metrics import f1_score
 
@@ -144,4 +146,4 @@ def fit_class_bias(probs, labels, *, steps=None, rounds: int = 3) -> np.ndarray:
                     best, bias, changed = s, trial, True
         if not changed:
             break
-    return bias
+    return bias - bias.mean()

@@ -82,13 +82,15 @@ def average_model(members, weights=None, *, tta_flip: bool = True, temperature: 
 
     Args:
         members: trained ``keras.Model`` objects with the same input shape and number of softmax
-            outputs, and distinct names (they become nested models).
+            outputs, and distinct names (they become nested models; a compiled one is copied
+            without its optimizer, so a saved ensemble holds weights only).
         weights: one non-negative weight per member (default: equal).
         tta_flip: each member also scores the mirrored input; its two scores are averaged first.
         temperature, log_bias: see :class:`AdjustProbabilities` (1 and None leave scores as they are).
 
     Raises:
-        ValueError: for no members, mismatched inputs or outputs, repeated names or bad weights.
+        ValueError: for no members, mismatched inputs or outputs, repeated names, bad weights or
+            a ``log_bias`` not of one offset per class.
     """
     members = list(members)
     if not members:
@@ -105,6 +107,10 @@ def average_model(members, weights=None, *, tta_flip: bool = True, temperature: 
         weights = [1.0] * len(members)
     if len(weights) != len(members):
         raise ValueError(f"weights: expected {len(members)} (one per member), got {len(weights)}")
+    mean = WeightedMean(weights, name="weighted_mean")  # checks the weights, even for one member
+    if log_bias is not None and np.size(log_bias) != n_out:
+        raise ValueError(f"log_bias: expected {n_out} offsets (one per class), got {np.size(log_bias)}")
+    members = [_without_optimizer(m) for m in members]
     inputs = keras.Input(shape, name="pixels")
     mirrored = Mirror(name="mirror")(inputs) if tta_flip else None
     scores = []
@@ -113,10 +119,20 @@ def average_model(members, weights=None, *, tta_flip: bool = True, temperature: 
         if tta_flip:
             s = keras.layers.Average(name=f"{m.name}_tta")([s, m(mirrored, training=False)])
         scores.append(s)
-    out = WeightedMean(weights, name="weighted_mean")(scores) if len(scores) > 1 else scores[0]
+    out = mean(scores) if len(scores) > 1 else scores[0]
     if temperature != 1.0 or log_bias is not None:
         out = AdjustProbabilities(temperature, log_bias, name="calibrate")(out)
     return keras.Model(inputs, out, name=name)
+
+
+def _without_optimizer(model: keras.Model) -> keras.Model:
+    """``model`` itself when uncompiled, else a copy with its weights but no optimizer: a compiled
+    member nested in the ensemble would carry its optimizer's state into the saved file."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def fit_average_weights(member_probs, labels) -> np.ndarray:
@@ -131,6 +147,9 @@ def fit_average_weights(member_probs, labels) -> np.ndarray:
     y = np.asarray(labels)
     if p.ndim != 3 or p.shape[1] != len(y):
         raise ValueError(f"member_probs: expected M arrays of shape ({len(y)}, K), got {p.shape}")
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= p.shape[2]:
+        raise ValueError(f"labels: expected {len(y)} class indices in 0..{p.shape[2] - 1}, got {y.dtype} "
+                         f"values {y.min()}..{y.max()}")
     picked = p[:, np.arange(len(y)), y]                                   # M x N
 
     def loss(theta):

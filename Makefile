@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider notebooks/ -q
 
-.PHONY: book test unit nbval test-portable nbval-one-thread nbval-onednn lint notebooks bench bench-load clean venv
+.PHONY: book test unit nbval test-portable nbval-one-thread nbval-onednn lint notebooks bench bench-load system clean venv
 
 venv: $(STAMP)
 
@@ -59,6 +59,14 @@ notebooks: $(STAMP)
 ## bench: speed benchmarks (ratios against in-run baselines); real-data ones need DATA=path/to/data
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(if $(DATA),--data $(DATA),)
+
+## system: train the shipped FER2013 ensemble (DATA=path/to/data, BUDGET minutes, default 110; log in benchmarks/logs)
+system: SHELL := /bin/bash
+system: $(STAMP)
+	@test -n "$(DATA)" || { echo "make system: give DATA=path/to/data (fer2013/ and ferplus/ inside)" >&2; exit 2; }
+	mkdir -p benchmarks/logs
+	set -o pipefail; $(BIN)/python benchmarks/fer2013_system.py --data-dir $(DATA) \
+	  --budget-min $(or $(BUDGET),110) 2>&1 | tee benchmarks/logs/fer2013_system.log
 
 ## bench-load: 1,000 mixed requests against the web demo on loopback (not in CI)
 bench-load: $(STAMP)

@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 SPEED = {
     "bench_fer2013_parse.py": [],
     "bench_vggface_forward.py": [],
+    "generalisation.py": ["--models", "default,compact,fer"],
 }
 REAL = {
     "bench_fer2013_parse.py": ["--data", "{csv}"],
@@ -30,6 +31,7 @@ REAL = {
     "fer2013_cpu.py --compare": ["--data", "{csv}", "--compare", "all", "--minutes", "3"],
     "ferplus_modes.py": ["--data-dir", "{data}", "--budget-min", "5"],
     "ensemble_cpu.py": ["--data-dir", "{data}", "--budget-min", "5"],
+    "fer2013_system.py": ["--data-dir", "{data}", "--budget-min", "110"],
 }
 
 

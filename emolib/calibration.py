@@ -112,7 +112,8 @@ class TemperatureScaling:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_class_bias(probs, labels, *, steps=None, rounds: int = 3) -> np.ndarray:
+def fit_class_bias(probs, labels, *, steps=None, rounds: int = 3,
+                   max_accuracy_drop: float | None = None) -> np.ndarray:
     """Per-class log-offsets ``b`` that maximise macro-F1 of ``argmax(log p + b)`` on a holdout.
 
     Coordinate ascent: each round tries every offset in ``steps`` for each class in turn and keeps
@@ -120,6 +121,9 @@ def fit_class_bias(probs, labels, *, steps=None, rounds: int = 3) -> np.ndarray:
     between offsets change the argmax (or a softmax), so they are returned centred (mean 0): a rare
     class that a model under-predicts (FER2013's disgust) gets a positive offset. Fit on a holdout,
     never on the test split.
+
+    ``max_accuracy_drop`` (e.g. 0.0025): only offsets whose accuracy stays within this much of the
+    accuracy without offsets are considered, so macro-F1 is not bought with many lost faces.
     """
     from sklearn.metrics import f1_score
 
@@ -131,8 +135,13 @@ def fit_class_bias(probs, labels, *, steps=None, rounds: int = 3) -> np.ndarray:
     k = logp.shape[1]
     bias = np.zeros(k)
 
+    floor = -np.inf if max_accuracy_drop is None else (logp.argmax(axis=1) == y).mean() - max_accuracy_drop
+
     def score(b):
-        return f1_score(y, (logp + b).argmax(axis=1), average="macro", labels=np.arange(k), zero_division=0)
+        pred = (logp + b).argmax(axis=1)
+        if (pred == y).mean() < floor - 1e-12:
+            return -np.inf
+        return f1_score(y, pred, average="macro", labels=np.arange(k), zero_division=0)
 
     best = score(bias)
     for _ in range(rounds):

@@ -74,3 +74,30 @@ def test_probabilities_that_are_not_a_matrix_are_refused():
     y, p = scores()
     with pytest.raises(ValueError, match="N x K"):
         fit_class_bias(p[:, 0], y)
+
+
+
+def accuracy(y, p, bias):
+    return float(((np.log(p) + bias).argmax(axis=1) == y).mean())
+
+
+def trade_off_case():
+    """Two rare faces share their scores with three majority faces: lifting the rare class wins
+    both rare faces (macro-F1 up) and loses three majority ones (accuracy down)."""
+    rows = [(0, [0.8, 0.1, 0.1])] * 10 + [(1, [0.1, 0.8, 0.1])] * 10 + [(2, [0.5, 0.1, 0.4])] * 2 \
+        + [(0, [0.5, 0.1, 0.4])] * 3
+    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+
+
+def test_without_a_floor_macro_f1_is_bought_with_accuracy():
+    y, p = trade_off_case()
+    bias = fit_class_bias(p, y)
+    assert macro_f1(y, p, bias) > macro_f1(y, p, np.zeros(3))
+    assert accuracy(y, p, bias) < accuracy(y, p, np.zeros(3))
+
+
+def test_an_accuracy_floor_refuses_offsets_that_cost_more_than_the_allowed_drop():
+    y, p = trade_off_case()
+    base = accuracy(y, p, np.zeros(3))                   # 23 of 25
+    assert accuracy(y, p, fit_class_bias(p, y, max_accuracy_drop=0.0)) == pytest.approx(base)
+    assert accuracy(y, p, fit_class_bias(p, y, max_accuracy_drop=0.05)) == pytest.approx(base - 0.04)

@@ -128,9 +128,8 @@ def test_compact_name_loads_the_single_cnn_whatever_the_default(monkeypatch, tmp
 
 
 def test_the_shipped_default_is_the_ensemble_when_the_package_holds_it():
-    expected = (pretrained.ENSEMBLE_MODEL_PATH if pretrained.ENSEMBLE_MODEL_PATH.is_file()
-                else pretrained.COMPACT_MODEL_PATH)
-    assert pretrained.DEFAULT_MODEL_PATH == expected
+    assert pretrained.ENSEMBLE_MODEL_PATH.is_file()
+    assert pretrained.DEFAULT_MODEL_PATH == pretrained.ENSEMBLE_MODEL_PATH
 
 
 def test_model_saved_by_emolib_saving_brings_its_classes_and_preprocessing(tmp_path):

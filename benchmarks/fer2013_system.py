@@ -193,8 +193,8 @@ def main(argv=None) -> int:
     y_hold = ds.labels[hold]
     weights = fit_average_weights(hold_probs, y_hold) if len(members) > 1 else np.ones(1)
     mean_hold = np.tensordot(weights, np.stack(hold_probs), axes=1)
-    temperature = TemperatureScaling().fit(mean_hold, y_hold).temperature_
-    cal_hold = TemperatureScaling().fit(mean_hold, y_hold).transform(mean_hold)
+    scaling = TemperatureScaling().fit(mean_hold, y_hold)
+    temperature, cal_hold = scaling.temperature_, scaling.transform(mean_hold)
     bias = fit_class_bias(cal_hold, y_hold, max_accuracy_drop=OFFSET_MAX_ACCURACY_DROP)
     system = average_model([uncompiled(m, spec) for m, spec in zip(members, specs)], weights,
                            tta_flip=True, temperature=temperature, log_bias=bias,

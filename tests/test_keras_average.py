@@ -10,9 +10,11 @@ keras = pytest.importorskip("keras")
 from emolib.ensemble.keras_average import (  # noqa: E402
     AdjustProbabilities,
     Mirror,
+    Shift,
     WeightedMean,
     average_model,
     fit_average_weights,
+    shift_images,
 )
 
 SHAPE = (6, 8, 1)   # height != width, so a flip along the wrong axis shows
@@ -54,6 +56,43 @@ def expected(members, weights, x, *, flip=True, temperature=1.0, log_bias=None):
 def test_mirror_flips_the_width_axis():
     x = np.arange(2 * 6 * 8 * 1, dtype="float32").reshape(2, 6, 8, 1)
     np.testing.assert_array_equal(np.asarray(Mirror()(x)), x[:, :, ::-1, :])
+
+
+@pytest.mark.parametrize("dy,dx", [(2, 0), (-2, 0), (0, 1), (-1, -3)])
+def test_shift_moves_content_and_repeats_the_edges(dy, dx):
+    x = np.arange(2 * 6 * 8 * 1, dtype="float32").reshape(2, 6, 8, 1)
+    got = np.asarray(Shift(dy, dx)(x))
+    want = np.pad(x, ((0, 0), (3, 3), (3, 3), (0, 0)), mode="edge")[:, 3 + dy:9 + dy, 3 + dx:11 + dx]
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(shift_images(x, dy, dx), want)
+    assert Shift.from_config(Shift(dy, dx).get_config()).dy == dy
+
+
+def test_shift_rejects_fractions():
+    with pytest.raises(ValueError, match="whole pixels"):
+        Shift(0.5, 0)
+
+
+def test_average_model_with_shifts_averages_every_view():
+    members = [member("a", 0), member("b", 1)]
+    x = images()
+    shifts = [(1, 0), (0, -2)]
+    got = average_model(members, [1, 2], tta_shifts=shifts).predict(x, verbose=0)
+    per_member = []
+    for m in members:
+        views = [x] + [shift_images(x, dy, dx) for dy, dx in shifts]
+        views += [v[:, :, ::-1] for v in views]
+        per_member.append(np.mean([m.predict(v, verbose=0) for v in views], axis=0))
+    want = (per_member[0] + 2 * per_member[1]) / 3
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert not np.allclose(got, expected(members, [1, 2], x), atol=1e-4)
+
+
+def test_average_model_rejects_bad_shifts():
+    with pytest.raises(ValueError, match="tta_shifts"):
+        average_model([member("a", 0)], tta_shifts=[(0, 0)])
+    with pytest.raises(ValueError, match="tta_shifts"):
+        average_model([member("a", 0)], tta_shifts=[(1, 0), (1, 0)])
 
 
 def test_weighted_mean_normalises_its_weights():

@@ -2,7 +2,8 @@
 
 :func:`average_model` wraps trained members (same input, softmax outputs) into a single
 ``keras.Model`` that a ``.keras`` file holds whole: optionally each member also sees the mirrored
-face (test-time flip), the scores are averaged with fixed weights, and a final
+face (test-time flip) and copies shifted by a few pixels (test-time shifts), the scores are
+averaged with fixed weights, and a final
 :class:`AdjustProbabilities` layer applies a temperature and per-class log-offsets fitted on a
 holdout. The layers here are registered, so ``keras.models.load_model`` rebuilds the model once
 this module is imported (:mod:`emolib.models.pretrained` does so).
@@ -13,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["Mirror", "WeightedMean", "AdjustProbabilities", "average_model", "fit_average_weights"]
+__all__ = ["Mirror", "Shift", "WeightedMean", "AdjustProbabilities", "average_model", "fit_average_weights"]
 
 _EPS = 1e-7
 
@@ -27,6 +28,41 @@ class Mirror(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="emolib")
+class Shift(keras.layers.Layer):
+    """An image batch (N, H, W, C) shifted by ``(dy, dx)`` pixels, edges repeated.
+
+    ``out[:, i, j] = x[:, clip(i + dy), clip(j + dx)]``: the content moves up by ``dy`` and left
+    by ``dx`` (negative values move it down or right), and the border rows and columns fill the gap.
+    """
+
+    def __init__(self, dy: int = 0, dx: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if int(dy) != dy or int(dx) != dx:
+            raise ValueError(f"Shift: expected whole pixels, got dy={dy}, dx={dx}")
+        self.dy, self.dx = int(dy), int(dx)
+
+    def call(self, x):
+        h, w = x.shape[1], x.shape[2]
+        rows = np.clip(np.arange(h) + self.dy, 0, h - 1).astype("int32")
+        cols = np.clip(np.arange(w) + self.dx, 0, w - 1).astype("int32")
+        return ops.take(ops.take(x, rows, axis=1), cols, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "dy": self.dy, "dx": self.dx}
+
+
+def shift_images(images, dy: int, dx: int) -> np.ndarray:
+    """NumPy twin of :class:`Shift` for N x H x W[x C] arrays (used to score views on a holdout)."""
+    x = np.asarray(images)
+    rows = np.clip(np.arange(x.shape[1]) + dy, 0, x.shape[1] - 1)
+    cols = np.clip(np.arange(x.shape[2]) + dx, 0, x.shape[2] - 1)
+    return x[:, rows][:, :, cols]
 
 
 @keras.saving.register_keras_serializable(package="emolib")
@@ -76,7 +112,7 @@ class AdjustProbabilities(keras.layers.Layer):
         return {**super().get_config(), "temperature": self.temperature, "log_bias": self.log_bias}
 
 
-def average_model(members, weights=None, *, tta_flip: bool = True, temperature: float = 1.0,
+def average_model(members, weights=None, *, tta_flip: bool = True, tta_shifts=(), temperature: float = 1.0,
                   log_bias=None, name: str = "ensemble") -> keras.Model:
     """One Keras model that averages ``members``' class probabilities.
 
@@ -86,6 +122,8 @@ def average_model(members, weights=None, *, tta_flip: bool = True, temperature: 
             without its optimizer, so a saved ensemble holds weights only).
         weights: one non-negative weight per member (default: equal).
         tta_flip: each member also scores the mirrored input; its two scores are averaged first.
+        tta_shifts: ``(dy, dx)`` pixel shifts; each member also scores the input shifted by each
+            (and, with ``tta_flip``, its mirror), and all of a member's views are averaged first.
         temperature, log_bias: see :class:`AdjustProbabilities` (1 and None leave scores as they are).
 
     Raises:
@@ -110,15 +148,18 @@ def average_model(members, weights=None, *, tta_flip: bool = True, temperature: 
     mean = WeightedMean(weights, name="weighted_mean")  # checks the weights, even for one member
     if log_bias is not None and np.size(log_bias) != n_out:
         raise ValueError(f"log_bias: expected {n_out} offsets (one per class), got {np.size(log_bias)}")
+    shifts = [tuple(int(v) for v in d) for d in tta_shifts]
+    if any(len(d) != 2 for d in shifts) or (0, 0) in shifts or len(set(shifts)) != len(shifts):
+        raise ValueError(f"tta_shifts: expected distinct non-zero (dy, dx) pairs, got {list(tta_shifts)}")
     members = [_without_optimizer(m) for m in members]
     inputs = keras.Input(shape, name="pixels")
-    mirrored = Mirror(name="mirror")(inputs) if tta_flip else None
+    views = [inputs] + [Shift(dy, dx, name=f"shift_{i}")(inputs) for i, (dy, dx) in enumerate(shifts)]
+    if tta_flip:
+        views += [Mirror(name="mirror" if i == 0 else f"mirror_{i}")(v) for i, v in enumerate(views)]
     scores = []
     for m in members:
-        s = m(inputs, training=False)
-        if tta_flip:
-            s = keras.layers.Average(name=f"{m.name}_tta")([s, m(mirrored, training=False)])
-        scores.append(s)
+        s = [m(v, training=False) for v in views]
+        scores.append(keras.layers.Average(name=f"{m.name}_tta")(s) if len(s) > 1 else s[0])
     out = mean(scores) if len(scores) > 1 else scores[0]
     if temperature != 1.0 or log_bias is not None:
         out = AdjustProbabilities(temperature, log_bias, name="calibrate")(out)

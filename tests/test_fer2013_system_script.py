@@ -137,3 +137,49 @@ def test_card_gives_the_command_that_made_the_model(card):
 
 def test_card_names_the_model_file_and_the_data_file(card):
     assert "`fer2013_ensemble.keras`" in card and "`fer2013.csv.gz`" in card
+
+
+def test_card_from_an_older_result_without_views_still_renders(card):
+    assert "views 'flip' (2 per member)" in card and "Supersedes" not in card
+
+
+def test_card_names_the_views_the_fast_model_and_an_earlier_system(system, tmp_path):
+    result, prov = fake_run(system, tmp_path)
+    result["inference"] |= {"views": "flip + 4 shifts of 2 px", "forward_passes_per_face": 30,
+                            "fast_model": {"file": "emolib/assets/models/fer2013_cpu.keras",
+                                           "faces_per_second": 1460.0, "how": "--model compact"}}
+    result["supersedes"] = {"note": "an earlier system of 2 members scored 60.00% on PublicTest"}
+    text = system.write_card(tmp_path / "card.md", result, prov).read_text()
+    assert "'flip + 4 shifts of 2 px' (10 per member)" in text
+    assert "`fer2013_cpu.keras` (--model compact) runs 1460 faces/s" in text
+    assert "| Supersedes | an earlier system of 2 members scored 60.00% on PublicTest |" in text
+
+
+def test_views_proba_averages_the_face_its_shifts_and_their_mirrors(system):
+    from emolib.ensemble.keras_average import shift_images
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((48, 48, 1))
+    model = keras.Model(inp, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inp / 255.0)))
+    x = np.random.default_rng(0).integers(0, 256, (3, 48, 48)).astype("uint8")
+    shifts = [(2, 0), (0, -2)]
+    views = [x] + [shift_images(x, dy, dx) for dy, dx in shifts]
+    views += [v[:, :, ::-1] for v in views]
+    want = np.mean([model.predict(v[..., None].astype("float32"), verbose=0) for v in views], axis=0)
+    np.testing.assert_allclose(system.views_proba(model, x, shifts), want, atol=1e-5)
+    assert not np.allclose(system.views_proba(model, x, []), want, atol=1e-4)
+
+
+def test_previous_system_describes_an_earlier_run_with_other_members(system, tmp_path, monkeypatch):
+    import json
+
+    import emolib.evaluate as evaluate
+
+    result, prov = fake_run(system, tmp_path)
+    prov["git_commit"] = "abcdef0123"
+    (tmp_path / "fer2013_system.json").write_text(json.dumps({"result": result, "provenance": prov}))
+    monkeypatch.setattr(evaluate, "RESULTS_DIR", tmp_path)
+    assert system.previous_system(["cnn_a", "cnn_b", "cnn_c"]) is None      # the same system again
+    prev = system.previous_system(["cnn_a", "cnn_b", "cnn_c", "cnn_d"])
+    assert prev["members"] == ["cnn_a", "cnn_b", "cnn_c"] and prev["accuracy"] == 0.75
+    assert "75.00%" in prev["note"] and "abcdef0" in prev["note"] and "adds 1" in prev["note"]

@@ -152,7 +152,8 @@ def test_saved_average_model_reloads_with_the_same_probabilities(tmp_path):
     from emolib.models.pretrained import load_model
     from emolib.models.saving import save_model
 
-    model = average_model([member("a", 0), member("b", 1)], [2, 1], temperature=1.3, log_bias=[0.1, 0.0, -0.1])
+    model = average_model([member("a", 0), member("b", 1)], [2, 1], tta_shifts=[(1, 0), (0, -1)],
+                          temperature=1.3, log_bias=[0.1, 0.0, -0.1])
     faces = np.random.default_rng(1).integers(0, 256, (4, 6, 8), dtype=np.uint8)
     want = model.predict(faces[..., None].astype("float32"), verbose=0)
     path = save_model(model, tmp_path / "ensemble.keras", classes=["x", "y", "z"], preprocessing="none",

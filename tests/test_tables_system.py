@@ -1,0 +1,43 @@
+"""emolib.tables.system_members_table and system_table on fer2013_system.json-shaped results."""
+import pytest
+
+pytest.importorskip("pandas")
+
+from emolib.tables import system_members_table, system_table  # noqa: E402
+
+CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def member(name, convs=None, **extra):
+    return {"name": name, "kwargs": {"convs": convs} if convs else {}, "ferplus_blend": 0.4, "epochs": 40,
+            "best_epoch": 33, "train_seconds": 2100.0, **extra}
+
+
+def result(members, member_public, tta=True):
+    f1 = dict(zip(CLASSES, [0.6, 0.5, 0.45, 0.85, 0.55, 0.8, 0.65]))
+    fer_f1 = dict(zip(CLASSES, [0.5, 0.4, 0.4, 0.85, 0.5, 0.75, 0.6]))
+    return {"training": {"members": members, "weights": [0.5, 0.25, 0.25][: len(members)]},
+            "members_PublicTest": member_public,
+            "PublicTest": {"accuracy": 0.69, "macro_f1": 0.63, "per_class_f1": f1},
+            "baseline_fer_package": {"available": True, "accuracy": 0.65, "macro_f1": 0.6, "per_class_f1": fer_f1},
+            "calibration": {"system": {"ece": 0.02, "kl_ferplus": 0.55},
+                            "fer_package": {"ece": 0.07, "kl_ferplus": 0.83}}}
+
+
+def test_members_table_reads_the_views_scores_and_falls_back_to_the_mirror():
+    members = [member("cnn_a", holdout_accuracy_tta=0.68), member("cnn_b", [1, 2, 2, 2], holdout_accuracy_flip=0.66)]
+    table = system_members_table(result(members, {"cnn_a": 0.67, "cnn_b": 0.655}))
+    assert list(table.index) == ["cnn_a", "cnn_b"]
+    assert table.loc["cnn_a", "holdout (views)"] == 0.68 and table.loc["cnn_b", "holdout (views)"] == 0.66
+    assert table.loc["cnn_b", "layout"] == "convs 1,2,2,2" and table.loc["cnn_a", "layout"] == "convs 1,1,2,2"
+    assert table.loc["cnn_a", "minutes"] == 35.0 and table.loc["cnn_b", "weight"] == 0.25
+
+
+def test_system_table_puts_the_ensemble_beside_its_best_member_and_fer():
+    members = [member("cnn_a"), member("cnn_b")]
+    table = system_table(result(members, {"cnn_a": 0.64, "cnn_b": 0.655}))
+    assert list(table.index) == ["emolib ensemble", "best member (cnn_b)", "fer package"]
+    assert table.loc["emolib ensemble", "worst class F1"] == 0.45
+    assert table.loc["fer package", "worst class F1"] == 0.4
+    assert table.loc["best member (cnn_b)", "accuracy"] == 0.655
+    assert table.loc["fer package", "KL from FER+ votes"] == 0.83

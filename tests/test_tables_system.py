@@ -41,3 +41,17 @@ def test_system_table_puts_the_ensemble_beside_its_best_member_and_fer():
     assert table.loc["fer package", "worst class F1"] == 0.4
     assert table.loc["best member (cnn_b)", "accuracy"] == 0.655
     assert table.loc["fer package", "KL from FER+ votes"] == 0.83
+
+
+def test_goal_verdict_names_what_was_met_and_what_was_missed():
+    from emolib.tables import system_goal_verdict
+
+    r = result([member("cnn_a")], {"cnn_a": 0.66})
+    r["goal"] = {"accuracy": 0.69, "macro_f1": 0.64, "min_class_f1": 0.45}
+    assert system_goal_verdict(r) == "met accuracy and the worst class F1 but missed macro-F1 (0.630 < 0.640)"
+    r["PublicTest"] |= {"accuracy": 0.675, "macro_f1": 0.646}
+    assert system_goal_verdict(r) == "met macro-F1 and the worst class F1 but missed accuracy (67.5% < 69.0%)"
+    r["PublicTest"]["accuracy"] = 0.691
+    assert system_goal_verdict(r) == "met all three"
+    r["PublicTest"] |= {"accuracy": 0.5, "macro_f1": 0.5, "per_class_f1": dict.fromkeys(CLASSES, 0.3)}
+    assert system_goal_verdict(r).startswith("met none of them but missed accuracy (50.0% < 69.0%)")

@@ -142,6 +142,12 @@ def summary(labels, proba, classes) -> dict:
         "per_class_f1": {c: round(float(v), 4) for c, v in s["per_class_f1"].items()}}
 
 
+def architecture_text(n_members: int, views: str, parameters: int) -> str:
+    """The ``architecture`` line of the model's metadata (``python -m emolib about`` shows it)."""
+    return (f"{n_members} compact CNNs (emolib.models.compact), test-time views inside ({views}), "
+            f"weighted mean, temperature and class offsets; {parameters:,} parameters")
+
+
 def views_proba(model, images, shifts):
     """A member's probabilities averaged over the face, its shifted copies and all their mirrors
     (the views :func:`emolib.ensemble.keras_average.average_model` builds into the system)."""
@@ -297,8 +303,7 @@ def main(argv=None) -> int:
     MODEL_OUT.parent.mkdir(parents=True, exist_ok=True)
     save_model(system, MODEL_OUT, classes=ds.classes, preprocessing="none", input_size=(48, 48),
                name="emolib FER2013 ensemble (CPU track)",
-               architecture=f"{len(members)} compact CNNs (emolib.models.compact), test-time flip inside, "
-                            f"weighted mean, temperature and class offsets; {system.count_params():,} parameters",
+               architecture=architecture_text(len(members), tta_label, system.count_params()),
                data=f"FER2013 {fer_path.name} Training rows (+ FER+ votes for two members); "
                     "choices on a 10 % Training holdout",
                accuracy=f"{public['accuracy']:.1%} on FER2013 PublicTest",

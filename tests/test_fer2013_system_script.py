@@ -183,3 +183,8 @@ def test_previous_system_describes_an_earlier_run_with_other_members(system, tmp
     prev = system.previous_system(["cnn_a", "cnn_b", "cnn_c", "cnn_d"])
     assert prev["members"] == ["cnn_a", "cnn_b", "cnn_c"] and prev["accuracy"] == 0.75
     assert "75.00%" in prev["note"] and "abcdef0" in prev["note"] and "adds 1" in prev["note"]
+
+
+def test_architecture_text_names_members_views_and_parameters(system):
+    text = system.architecture_text(5, "flip + 4 shifts of 2 px", 8_603_715)
+    assert text.startswith("5 compact CNNs") and "(flip + 4 shifts of 2 px)" in text and "8,603,715" in text

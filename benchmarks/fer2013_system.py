@@ -65,6 +65,8 @@ def parse_args(argv=None):
     ap.add_argument("--rows", type=int, default=None, help="use only the first N Training rows (smoke runs)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--views", choices=["holdout", *TTA_CHOICES], default="holdout",
+                    help="test-time views: let the holdout choose (default), or fix one")
     ap.add_argument("--resume", action="store_true", help="reuse members already saved in the run folder")
     ap.add_argument("--no-write", dest="write", action="store_false", help="write no model, card or result")
     ap.add_argument("--no-onednn", dest="onednn", action="store_false")
@@ -223,7 +225,7 @@ def main(argv=None) -> int:
     # choices on the holdout: the test-time views, the weights, the temperature, the offsets
     y_hold = ds.labels[hold]
     tta = {}
-    for label, shifts in TTA_CHOICES.items():
+    for label, shifts in (TTA_CHOICES if args.views == "holdout" else {args.views: TTA_CHOICES[args.views]}).items():
         probs = [views_proba(m, ds.images[hold], shifts) for m in members]
         w = fit_average_weights(probs, y_hold) if len(members) > 1 else np.ones(1)
         mean = np.tensordot(w, np.stack(probs), axes=1)
@@ -419,6 +421,8 @@ def write_card(card: Path, result: dict, prov: dict) -> Path:
                       if "fast_model" in inf else "")),
         *([("Supersedes", result["supersedes"]["note"])] if "supersedes" in result else []),
         ("Command", f"`{t['command']}`"),
+        *([("Reproduce with today's script", f"`{t['reproduce']}`")] if "reproduce" in t else []),
+        *([("Later system", result["later_system"]["note"])] if "later_system" in result else []),
         ("Commit", f"`{prov.get('git_commit')}`")])
     text = f"""# Model card: emolib FER2013 ensemble, CPU track (`{Path(result['model']['file']).name}`)
 

@@ -45,9 +45,7 @@ class Shift(keras.layers.Layer):
         self.dy, self.dx = int(dy), int(dx)
 
     def call(self, x):
-        h, w = x.shape[1], x.shape[2]
-        rows = np.clip(np.arange(h) + self.dy, 0, h - 1).astype("int32")
-        cols = np.clip(np.arange(w) + self.dx, 0, w - 1).astype("int32")
+        rows, cols = _shift_index(x.shape[1], self.dy), _shift_index(x.shape[2], self.dx)
         return ops.take(ops.take(x, rows, axis=1), cols, axis=2)
 
     def compute_output_shape(self, input_shape):
@@ -57,12 +55,15 @@ class Shift(keras.layers.Layer):
         return {**super().get_config(), "dy": self.dy, "dx": self.dx}
 
 
+def _shift_index(n: int, d: int) -> np.ndarray:
+    """Source index of each of ``n`` positions shifted by ``d``, clipped to the edges."""
+    return np.clip(np.arange(n) + d, 0, n - 1).astype("int32")
+
+
 def shift_images(images, dy: int, dx: int) -> np.ndarray:
     """NumPy twin of :class:`Shift` for N x H x W[x C] arrays (used to score views on a holdout)."""
     x = np.asarray(images)
-    rows = np.clip(np.arange(x.shape[1]) + dy, 0, x.shape[1] - 1)
-    cols = np.clip(np.arange(x.shape[2]) + dx, 0, x.shape[2] - 1)
-    return x[:, rows][:, :, cols]
+    return x[:, _shift_index(x.shape[1], dy)][:, :, _shift_index(x.shape[2], dx)]
 
 
 @keras.saving.register_keras_serializable(package="emolib")

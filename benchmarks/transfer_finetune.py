@@ -110,6 +110,10 @@ def main() -> None:
     ap.add_argument("--stage1-lr", type=float, default=1e-3)
     ap.add_argument("--stage2-lr", type=float, default=1e-4)
     ap.add_argument("--unfreeze", type=int, default=2)
+    ap.add_argument("--schedule", default="constant", help="learning-rate schedule of both stages (emolib Stage)")
+    ap.add_argument("--patience", type=int, default=PATIENCE, help="early-stopping patience in epochs")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="also save the fine-tuned classifier (.keras) here, e.g. for transfer_extract.py --finetuned")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--limit", type=int, default=None, help="smoke test: only the first N train, holdout and test rows")
     ap.add_argument("--results-dir", type=Path, default=None)
@@ -133,8 +137,10 @@ def main() -> None:
                          augment=True, shuffle=True, seed=0)
     ho_ds = make_dataset(ds.subset(hold), image_size=SIZE, preprocessing=prep, batch_size=128)
 
-    stages = [Stage(args.stage1_epochs, args.stage1_lr, unfreeze=0, optimizer="adam", patience=PATIENCE),
-              Stage(args.stage2_epochs, args.stage2_lr, unfreeze=args.unfreeze, optimizer="adam", patience=PATIENCE)]
+    stages = [Stage(args.stage1_epochs, args.stage1_lr, unfreeze=0, optimizer="adam", schedule=args.schedule,
+                    patience=args.patience),
+              Stage(args.stage2_epochs, args.stage2_lr, unfreeze=args.unfreeze, optimizer="adam",
+                    schedule=args.schedule, patience=args.patience)]
     minutes = [args.stage1_minutes, args.stage2_minutes]
     backbone = find_backbone(model)
     records = []
@@ -149,6 +155,10 @@ def main() -> None:
         print(rec, flush=True)
         records.append(rec)
 
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        model.save(args.save)
+        print("saved", args.save, flush=True)
     y = ds.labels
     t_eval = tc.timer()
     p, q = probabilities(model, ds.images[hold], prep), probabilities(model, ds.images[hold], prep, flip=True)
@@ -169,7 +179,7 @@ def main() -> None:
                   "preprocessing": prep, "batchnorm": "frozen (inference mode) in both stages"},
         "training": {"batch_size": args.batch_size, "augment": "emolib Augmentation defaults (flips etc.)",
                      "shuffle_seed": 0, "limit": args.limit,
-                     "early_stopping": {"monitor": "val_loss on the holdout", "patience": PATIENCE,
+                     "early_stopping": {"monitor": "val_loss on the holdout", "patience": args.patience,
                                         "restore_best_weights": True,
                                         "restored_also_when_stopped_by_budget": True},
                      "stages": records},

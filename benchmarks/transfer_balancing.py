@@ -1,5 +1,6 @@
-"""(b) Class balancing on frozen FaceNet features: the balancing table of the FER2013 VGGFace
-student project {cite}`seed003fer2013`, redone with a head on FaceNet AvgPool features.
+"""(b) Class balancing on FaceNet features: the balancing table of the FER2013 VGGFace student
+project {cite}`seed003fer2013`, redone with a head on FaceNet AvgPool features (of the frozen
+FaceNet, or of the fine-tuned one with ``--finetuned``).
 
 Methods: none, class weights (balanced), ROS, RUS, SMOTE, ADASYN (imbalanced-learn on the feature
 vectors of the train part). The holdout is never resampled; every head trains until early
@@ -25,7 +26,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--head", default=None, help="default: the best Keras head of transfer_frozen.json")
     ap.add_argument("--methods", default="none,class_weight,ros,rus,smote,adasyn")
+    tc.add_feature_args(ap)
     args = ap.parse_args()
+    tc.use_features(args.finetuned)
     from emolib.balance import make_sampler
     from emolib.evaluate import provenance, write_result
     from emolib.models.feature_heads import balanced_class_weight
@@ -36,7 +39,7 @@ def main() -> None:
     (train, hold, test), (x_tr, x_ho, x_te), flip = tc.facenet_split_features(ds)
     y_tr, y_ho, y_te = ds.labels[train], ds.labels[hold], ds.labels[test]
     k = len(ds.classes)
-    result = {"task": "FER2013 7 classes: balancing methods, head on frozen FaceNet features",
+    result = {"task": f"FER2013 7 classes: balancing methods, head on {tc.facenet_word()} FaceNet features",
               "head": head, "head_chosen_by": "TRANSFER_HEAD (set before (a) ended)" if os.environ.get("TRANSFER_HEAD")
               else "best holdout accuracy among Keras heads in transfer_frozen.json",
               **tc.base_result(ds, train, hold), "seed_project": SEED_PROJECT_RESNET50, "methods": {}}

@@ -1,4 +1,4 @@
-"""(c) Cleaned vs raw Training rows, head on frozen FaceNet features.
+"""(c) Cleaned vs raw Training rows, head on FaceNet features (frozen, or fine-tuned with ``--finetuned``).
 
 The holdout is carved from the Training rows first (the shared rule); the non-face cleaner
 (:func:`emolib.faces.clean.find_non_faces`, package defaults) then runs on the train part and its
@@ -21,7 +21,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--method", default=None, help="balancing method (default: transfer_balancing.json's best)")
+    tc.add_feature_args(ap)
     args = ap.parse_args()
+    tc.use_features(args.finetuned)
     from emolib.balance import make_sampler
     from emolib.data.ferplus import FERPLUS_COLUMNS
     from emolib.evaluate import RESULTS_DIR, provenance, write_result
@@ -48,7 +50,7 @@ def main() -> None:
     clean_s = t()
     nf = ds.votes[train][:, list(FERPLUS_COLUMNS).index("NF")] > ds.votes[train].sum(1) / 2
     variants = {"raw": np.ones(len(train), bool), "cleaned": ~flags, "ferplus_nf_removed": ~nf}
-    result = {"task": "FER2013 7 classes: raw vs cleaned train rows, head on frozen FaceNet features",
+    result = {"task": f"FER2013 7 classes: raw vs cleaned train rows, head on {tc.facenet_word()} FaceNet features",
               "head": head, "balancing": method,
               "head_chosen_by": chosen_by, "complete": False,
               **tc.base_result(ds, train, hold),

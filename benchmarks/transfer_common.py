@@ -3,8 +3,10 @@
 Protocol of every ``transfer_*`` benchmark: all choices (epochs by early stopping, thresholds,
 ensemble weights) are made on a holdout carved from the Training rows (stratified 10 %, fixed
 seed, :func:`emolib.models.feature_heads.holdout_split`); PublicTest is scored once, at the end.
-FaceNet stays frozen: its features are computed once (:func:`emolib.features.cache.extract_features`)
-and only heads are trained; fine-tuning FaceNet (about 90 min on these CPUs) did not fit the session.
+Heads are trained on cached FaceNet AvgPool features (:func:`emolib.features.cache.extract_features`):
+of the frozen FaceNet by default, or, with ``--finetuned MODEL``, of the FaceNet that
+``transfer_finetune.py --save MODEL`` fine-tuned on the train part (its holdout and PublicTest
+rows were never trained on).
 """
 from __future__ import annotations
 
@@ -23,8 +25,14 @@ DATA_DIR = Path(os.environ.get("DATA_DIR", "/work/shared/data"))
 HOLDOUT_FRACTION = 0.1
 HOLDOUT_SEED = 0
 FACENET = {"backbone": "facenet", "layer": "AvgPool", "size": 96}
-FROZEN_NOTE = ("FaceNet is frozen: heads are trained on cached AvgPool features; fine-tuning FaceNet "
-               "(about 90 min on these CPUs) did not fit this session and is not done.")
+FROZEN_NOTE = "FaceNet is frozen: heads are trained on its cached AvgPool features."
+FINETUNED_NOTE = ("Heads are trained on the AvgPool features of the FaceNet fine-tuned on the train part "
+                  "(transfer_finetune.json). The train part's features come from a network fitted to those "
+                  "rows, so the heads' training loss is optimistic; the holdout (early stopping) and "
+                  "PublicTest were never trained on.")
+# which FaceNet gives the features: {"kind": "frozen"} or {"kind": "finetuned", "model": path, ...}
+FEATURES = {"kind": "frozen"}
+_BACKBONE = []
 DLIB_TRAIN_ROWS = 1500
 DLIB_HOLDOUT_ROWS = 600
 
@@ -54,11 +62,57 @@ def holdout_recipe(n_train: int, n_holdout: int) -> dict:
             "test": "PublicTest, scored once at the end"}
 
 
+def add_feature_args(ap) -> None:
+    """The ``--finetuned MODEL`` option every head benchmark shares."""
+    ap.add_argument("--finetuned", type=Path, default=None,
+                    help="features of this fine-tuned classifier's FaceNet (transfer_finetune.py --save) "
+                         "instead of the frozen FaceNet")
+
+
+def use_features(finetuned: Path | None) -> None:
+    """Select the frozen FaceNet (None) or the FaceNet inside the saved fine-tuned classifier."""
+    FEATURES.clear()
+    _BACKBONE.clear()
+    if finetuned is None:
+        FEATURES["kind"] = "frozen"
+        return
+    from emolib.data.cache import file_sha256
+
+    if not Path(finetuned).is_file():
+        raise SystemExit(f"--finetuned {finetuned}: no such file; make it with transfer_finetune.py --save")
+    FEATURES.update(kind="finetuned", model=str(finetuned), model_sha256=file_sha256(finetuned),
+                    made_by="benchmarks/transfer_finetune.py --save (see transfer_finetune.json)")
+
+
+def feature_note() -> str:
+    return FINETUNED_NOTE if FEATURES["kind"] == "finetuned" else FROZEN_NOTE
+
+
+def facenet_word() -> str:
+    """'frozen' or 'fine-tuned', for task lines."""
+    return "fine-tuned" if FEATURES["kind"] == "finetuned" else "frozen"
+
+
+def _finetuned_backbone():
+    if not _BACKBONE:
+        import keras
+
+        import emolib.models.facenet  # noqa: F401 - registers FaceNet's layers for loading
+        from emolib.models.finetune import find_backbone
+
+        _BACKBONE.append(find_backbone(keras.saving.load_model(FEATURES["model"], compile=False)))
+    return _BACKBONE[0]
+
+
 def facenet_features(ds, augment=None, rows=None) -> np.ndarray:
-    """FaceNet AvgPool (1792-d) features at 96 px of ``ds`` (or its ``rows``), cached."""
+    """FaceNet AvgPool (1792-d) features at 96 px of ``ds`` (or its ``rows``), cached; from the
+    frozen or the fine-tuned FaceNet (:func:`use_features`)."""
     from emolib.features.cache import extract_features
 
     images = ds.images if rows is None else ds.images[rows]
+    if FEATURES["kind"] == "finetuned":   # the backbone's output map, averaged over space = AvgPool
+        return extract_features(_finetuned_backbone(), images, size=FACENET["size"], augment=augment,
+                                batch_size=128, progress=False)
     return extract_features(FACENET["backbone"], images, layer=FACENET["layer"], size=FACENET["size"],
                             augment=augment, batch_size=128, progress=False)
 
@@ -158,8 +212,9 @@ def facenet_split_features(ds):
 
 
 def base_result(ds, train, hold) -> dict:
-    return {"holdout": holdout_recipe(len(train), len(hold)), "features": {**FACENET, "dim": 1792},
-            "head_settings": HEAD_SETTINGS, "note": FROZEN_NOTE, "classes": list(ds.classes)}
+    return {"holdout": holdout_recipe(len(train), len(hold)),
+            "features": {**FACENET, "dim": 1792, "facenet": dict(FEATURES)},
+            "head_settings": HEAD_SETTINGS, "note": feature_note(), "classes": list(ds.classes)}
 
 
 def chosen_head(default: str = "vggface1") -> str:

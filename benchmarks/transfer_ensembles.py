@@ -1,9 +1,12 @@
 """(e) Ensembles of heads on different backbones, weights fit on the holdout.
 
-Members: the best Keras head on frozen FaceNet features (plain and on mirrored faces, i.e. a
-flip-TTA member), a linear head on HOG descriptors of the 48 px faces {cite}`dalal2005histograms`
-(a backbone-free model), and, where dlib's face-ID features were extracted, a head on them
-(trained on a 1,500-row subset). Ensembles: the mean of probabilities, accuracy-weighted mean
+Members: the best Keras head on FaceNet features (frozen, or fine-tuned with ``--finetuned``;
+plain and on mirrored faces, i.e. a flip-TTA member), a linear head on HOG descriptors of the
+48 px faces {cite}`dalal2005histograms` (a backbone-free model), the compact CNN trained from
+scratch on the same train part with the same holdout (member ``cnn_a`` of
+``fer2013_system.py``, saved under ``EMOLIB_HOME/runs/fer2013_system``; ``--compact-cnn``), and,
+where dlib's face-ID features were extracted, a head on them (trained on a 1,500-row subset).
+Ensembles: the mean of probabilities, accuracy-weighted mean
 (weights proportional to holdout accuracy), and logistic stacking {cite}`wolpert1992stacked`
 (multinomial logistic regression on the members' concatenated probabilities, fit on the holdout).
 Every combination weight is fit on the holdout; PublicTest is scored once. With dlib, the
@@ -11,7 +14,10 @@ ensembles are fit on the 600-row holdout subset dlib was run on. Writes ``transf
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import transfer_common as tc
@@ -54,8 +60,15 @@ def ensembles(members: dict, y_ho, y_te, classes, rows_ho=None) -> dict:
 
 
 def main() -> None:
+    from emolib.config import emolib_home
     from emolib.evaluate import RESULTS_DIR, provenance, write_result
 
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    tc.add_feature_args(ap)
+    ap.add_argument("--compact-cnn", type=Path, default=emolib_home() / "runs" / "fer2013_system" / "cnn_a.keras",
+                    help="a compact CNN trained on the same train part (skipped if the file is missing)")
+    args = ap.parse_args()
+    tc.use_features(args.finetuned)
     head = tc.chosen_head()
     total = tc.timer()
     ds, fer_path, _ = tc.load_data()
@@ -89,6 +102,22 @@ def main() -> None:
     rec["hog"] = {"orientations": 9, "pixels_per_cell": 6, "cells_per_block": 2, "dim": int(g.shape[1]),
                   "extract_wall_s": hog_s}
     record("hog_linear", hh, hh.predict_proba(g[hold]), hh.predict_proba(g[test]), rec, "HOG of 48 px faces")
+    if args.compact_cnn.is_file():
+        import keras
+
+        from emolib.models.predict import predict_faces
+
+        cnn = keras.saving.load_model(args.compact_cnn, compile=False)
+        info_path = args.compact_cnn.with_suffix(".json")
+        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        rec = {"head": "compact CNN from scratch (whole network)", "file": args.compact_cnn.name,
+               **{k2: info[k2] for k2 in ("epochs", "best_epoch", "train_seconds", "ferplus_blend", "seed")
+                  if k2 in info},
+               "stopped_by": "its fer2013_system.py budget, best holdout epoch restored"}
+        record("compact_cnn", cnn, predict_faces(cnn, ds.images[hold]), predict_faces(cnn, ds.images[test]),
+               rec, "compact CNN, 48 px, from scratch")
+    else:
+        print("no compact CNN member:", args.compact_cnn, "is missing", flush=True)
     result["ensembles_without_dlib"] = ensembles(members, y_ho, y_te, classes)
 
     if (RESULTS_DIR / "transfer_extract_dlib.json").exists():

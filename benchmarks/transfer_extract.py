@@ -1,6 +1,7 @@
 """Step 1 of the frozen-feature transfer experiments: cache the backbone features.
 
-FaceNet AvgPool (1792-d) at 96 px for all 32,298 Training + PublicTest rows; then FaceNet on the
+FaceNet AvgPool (1792-d) at 96 px for all 32,298 Training + PublicTest rows (the frozen FaceNet,
+or with ``--finetuned MODEL`` the one fine-tuned by ``transfer_finetune.py --save MODEL``); then FaceNet on the
 mirrored faces of the holdout and PublicTest (for flip test-time augmentation); then dlib's 128-d
 face-ID descriptor on a stratified subset (see ``transfer_common.dlib_rows``) if ``--dlib``.
 Writes ``transfer_extract.json`` with the wall time of each step.
@@ -23,7 +24,9 @@ def main() -> None:
     ap.add_argument("--name", default="transfer_extract")
     ap.add_argument("--no-flip", dest="flip", action="store_false")
     ap.add_argument("--dlib-max", type=int, default=None, help="cap dlib rows per part (train/holdout/test)")
+    tc.add_feature_args(ap)
     args = ap.parse_args()
+    tc.use_features(args.finetuned)
     logging.basicConfig(level=logging.INFO)
     from emolib.evaluate import provenance, write_result
 
@@ -52,7 +55,7 @@ def main() -> None:
             d = extract_features("dlib_resnet", ds.images[rows], size=48, progress=False, batch_size=64)
             steps[f"dlib_{name}"] = {"rows": len(d), "wall_s": t(), "images_per_s": round(len(d) / max(t(), 1e-9), 1)}
             print(steps, flush=True)
-    result = {"steps": steps, "facenet": tc.FACENET, "note": tc.FROZEN_NOTE}
+    result = {"steps": steps, "facenet": {**tc.FACENET, "source": dict(tc.FEATURES)}, "note": tc.feature_note()}
     write_result(args.name, result, provenance(fer_path, profile="local", wall_time_s=total()))
 
 

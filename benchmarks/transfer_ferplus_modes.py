@@ -1,4 +1,4 @@
-"""(d) FER+'s four training modes on frozen FaceNet features.
+"""(d) FER+'s four training modes on FaceNet features (frozen, or fine-tuned with ``--finetuned``).
 
 The same head (the best Keras head of ``transfer_frozen.json``) is trained on the train part's
 FER+ targets in each mode of {cite}`barsoum2016training` (majority, probability: one-hot targets
@@ -9,12 +9,16 @@ are counted. Writes ``transfer_ferplus_modes.json``.
 """
 from __future__ import annotations
 
+import argparse
 import os
 
 import transfer_common as tc
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    tc.add_feature_args(ap)
+    tc.use_features(ap.parse_args().finetuned)
     from emolib.data.ferplus import MODES
     from emolib.evaluate import provenance, write_result
     from emolib.models.ferplus_training import (
@@ -32,7 +36,7 @@ def main() -> None:
     k = len(classes)
     te_idx, te_y = majority_labels(ds.votes[test])
     ho_idx, ho_y = majority_labels(ds.votes[hold])
-    result = {"task": "FER+ 8 classes: four training modes, head on frozen FaceNet features",
+    result = {"task": f"FER+ 8 classes: four training modes, head on {tc.facenet_word()} FaceNet features",
               "head": head, "head_chosen_by": "TRANSFER_HEAD" if os.environ.get("TRANSFER_HEAD") else
               "best holdout accuracy among Keras heads in transfer_frozen.json",
               **tc.base_result(ds, train, hold), "classes": list(classes),

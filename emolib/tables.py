@@ -188,14 +188,38 @@ def facenet_check_table(result: dict):
     return _frame(rows)
 
 
-def transfer_frozen_table(result: dict):
-    """``transfer_frozen.json``'s result: each head on frozen FaceNet features with its budget,
-    and the compact CNN trained from scratch (its own, older protocol) for comparison."""
+def transfer_frozen_table(result: dict, finetune: dict | None = None, compact: dict | None = None,
+                          dlib: dict | None = None):
+    """Comparison (a): each head on frozen FaceNet features (``transfer_frozen.json``'s result), with
+    its budget; optionally FaceNet fine-tuned (``transfer_finetune.json``'s result), the compact CNN
+    from scratch under the holdout protocol (the ``compact_cnn`` member record of
+    ``transfer_ensembles.json``; otherwise ``result``'s own, older-protocol entry) and dlib's face-ID
+    heads (a ``dlib_face_id_heads`` dict, with FaceNet on the same rows)."""
     rows = {f"FaceNet frozen + {name}": {**_scores(run), "holdout accuracy": run.get("holdout_accuracy"),
                                          **_budget(run)}
             for name, run in result["facenet_heads"].items()}
-    cnn = result.get("compact_cnn_from_scratch")
-    if cnn:
+    if finetune:
+        stages = finetune["training"]["stages"]
+        rows[f"FaceNet fine-tuned + {finetune['model']['head']}"] = {
+            **_scores(finetune), "holdout accuracy": finetune.get("holdout_accuracy"),
+            "epochs run": sum(s["epochs_run"] for s in stages), "converged": finetune.get("converged"),
+            "stopped by": "; ".join(f"stage {s['stage']}: {s['stopped_by']}" for s in stages),
+            "wall s": round(60 * sum(s["minutes"] for s in stages), 1)}
+    if isinstance(dlib, dict):
+        n = dlib["rows"]["n_train"]
+        for label, heads in ((f"dlib frozen + {{}} ({n:,} train rows)", dlib["heads"]),
+                             (f"FaceNet frozen + {{}} (the same {n:,} rows)",
+                              dlib.get("facenet_vggface1_on_the_same_1500_rows") or {})):
+            for name, run in heads.items():
+                rows[label.format(name)] = {**_scores(run), "holdout accuracy": run.get("holdout_accuracy"),
+                                            **_budget(run)}
+    if compact:
+        rows["compact CNN from scratch"] = {
+            **_scores(compact), "holdout accuracy": compact.get("holdout_accuracy"),
+            "epochs run": compact.get("epochs"), "best epoch": compact.get("best_epoch"),
+            "stopped by": compact.get("stopped_by"), "wall s": compact.get("train_seconds")}
+    elif result.get("compact_cnn_from_scratch"):
+        cnn = result["compact_cnn_from_scratch"]
         rows["compact CNN from scratch"] = {"PublicTest accuracy": cnn["accuracy"], "macro-F1": cnn["macro_f1"],
                                             "protocol": cnn.get("protocol")}
     return _frame(rows)
@@ -241,10 +265,13 @@ def transfer_ensembles_table(result: dict):
     rows = {f"member: {n}": {"input": m.get("backbone"), **_scores(m),
                              "holdout accuracy": m.get("holdout_accuracy"), **_budget(m)}
             for n, m in result["members"].items()}
-    ens = result["ensembles_without_dlib"]
-    for name, e in ens.items():
-        if isinstance(e, dict) and "PublicTest" in e:
-            rows[f"ensemble: {name}"] = {**_scores(e), "gain over best member (points)": e["gain_over_best_member_pp"]}
+    for key, suffix in (("ensembles_without_dlib", ""), ("ensembles_with_dlib", " (with dlib)")):
+        ens = result.get(key)
+        for name, e in (ens.items() if isinstance(ens, dict) else ()):
+            if isinstance(e, dict) and "PublicTest" in e:
+                rows[f"ensemble: {name}{suffix}"] = {
+                    **_scores(e), "gain over best member (points)": e["gain_over_best_member_pp"],
+                    "fit on holdout rows": ens.get("fit_on_holdout_rows")}
     return _frame(rows)
 
 

@@ -314,6 +314,37 @@ def test_transfer_frozen_table_shows_budget_and_the_scratch_cnn():
     assert table.loc["compact CNN from scratch", "PublicTest accuracy"] == 0.65
 
 
+def test_transfer_frozen_table_adds_the_finetuned_network_with_its_stages():
+    from emolib.tables import transfer_frozen_table
+
+    stages = [{"stage": 1, "epochs_run": 12, "stopped_by": "early stopping", "minutes": 14.0},
+              {"stage": 2, "epochs_run": 9, "stopped_by": "time budget", "minutes": 50.0}]
+    finetune = {**_run(0.64, 0.6), "holdout_accuracy": 0.65, "converged": False,
+                "model": {"head": "vggface1"}, "training": {"stages": stages}}
+    table = transfer_frozen_table({"facenet_heads": {"vggface1": _run(0.57, 0.54, epochs=55)}}, finetune=finetune)
+    row = table.loc["FaceNet fine-tuned + vggface1"]
+    assert row["epochs run"] == 21
+    assert row["stopped by"] == "stage 1: early stopping; stage 2: time budget"
+    assert row["wall s"] == 3840.0
+    assert not row["converged"]
+
+
+def test_transfer_frozen_table_prefers_the_holdout_protocol_compact_cnn_and_adds_dlib_rows():
+    from emolib.tables import transfer_frozen_table
+
+    result = {"facenet_heads": {"vggface1": _run(0.57, 0.54, epochs=55)},
+              "compact_cnn_from_scratch": {"accuracy": 0.65, "macro_f1": 0.6, "protocol": "older"}}
+    compact = {**_run(0.66, 0.62), "holdout_accuracy": 0.66, "epochs": 50, "best_epoch": 40,
+               "stopped_by": "budget", "train_seconds": 2202.6}
+    dlib = {"rows": {"n_train": 1500}, "heads": {"vggface1": _run(0.3, 0.2, epochs=20)},
+            "facenet_vggface1_on_the_same_1500_rows": {"vggface1": _run(0.45, 0.4, epochs=25)}}
+    table = transfer_frozen_table(result, compact=compact, dlib=dlib)
+    assert table.loc["compact CNN from scratch", "PublicTest accuracy"] == 0.66
+    assert table.loc["compact CNN from scratch", "epochs run"] == 50
+    assert table.loc["dlib frozen + vggface1 (1,500 train rows)", "PublicTest accuracy"] == 0.3
+    assert table.loc["FaceNet frozen + vggface1 (the same 1,500 rows)", "epochs run"] == 25
+
+
 def test_transfer_balancing_table_puts_the_student_project_beside_matching_methods():
     from emolib.tables import transfer_balancing_table
 
@@ -364,3 +395,18 @@ def test_transfer_ensembles_table_lists_members_then_ensembles_with_gain():
     assert list(table.index) == ["member: a", "ensemble: mean"]
     assert table.loc["ensemble: mean", "gain over best member (points)"] == 1.9
     assert table.loc["member: a", "input"] == "FaceNet"
+
+
+def test_transfer_ensembles_table_adds_the_dlib_ensembles_with_their_holdout_rows():
+    from emolib.tables import transfer_ensembles_table
+
+    plain = {"members": ["a"], "fit_on_holdout_rows": 2871,
+             "mean": {**_run(0.6, 0.55), "gain_over_best_member_pp": 1.9}}
+    with_dlib = {"members": ["a", "d"], "fit_on_holdout_rows": 600,
+                 "mean": {**_run(0.61, 0.56), "gain_over_best_member_pp": 2.5}}
+    result = {"members": {"a": _run(0.58, 0.5, epochs=30)}, "ensembles_without_dlib": plain,
+              "ensembles_with_dlib": with_dlib}
+    table = transfer_ensembles_table(result)
+    assert list(table.index) == ["member: a", "ensemble: mean", "ensemble: mean (with dlib)"]
+    assert table.loc["ensemble: mean (with dlib)", "fit on holdout rows"] == 600
+    assert table.loc["ensemble: mean", "gain over best member (points)"] == 1.9

@@ -92,3 +92,32 @@ def plot_history(history, *, metrics=("loss", "accuracy"), title="Training curve
         provenance_caption(fig, provenance)
     fig.tight_layout()
     return fig
+
+
+def plot_stage_curves(stages, *, metrics=("val_loss", "val_accuracy"), title="Holdout curves per stage",
+                      provenance: str | None = None):
+    """Per-epoch curves of a multi-stage run (records with ``stage`` and a list per metric, e.g.
+    ``transfer_finetune.json``'s ``training.stages``), epochs numbered across stages, a dashed
+    line where each later stage begins and a ring on each stage's best epoch (lowest loss)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3))
+    for ax, m in zip(np.atleast_1d(axes), metrics):
+        start = 0
+        for s in stages:
+            values = s.get(m) or []
+            x = np.arange(start + 1, start + len(values) + 1)
+            ax.plot(x, values, marker="o", label=f"stage {s['stage']}")
+            if s.get("best_epoch"):
+                ax.plot(start + s["best_epoch"], values[s["best_epoch"] - 1], "o", ms=12, mfc="none", mec="k")
+            if start:
+                ax.axvline(start + 0.5, ls="--", c="grey")
+            start += len(values)
+        ax.set_xlabel("epoch (both stages)")
+        ax.set_title(m.replace("_", " "))
+        ax.legend()
+    fig.suptitle(title, fontsize=10)
+    if provenance:
+        provenance_caption(fig, provenance)
+    fig.tight_layout()
+    return fig

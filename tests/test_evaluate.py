@@ -410,3 +410,14 @@ def test_transfer_ensembles_table_adds_the_dlib_ensembles_with_their_holdout_row
     assert list(table.index) == ["member: a", "ensemble: mean", "ensemble: mean (with dlib)"]
     assert table.loc["ensemble: mean (with dlib)", "fit on holdout rows"] == 600
     assert table.loc["ensemble: mean", "gain over best member (points)"] == 1.9
+
+
+def test_committed_results_name_a_real_profile_never_sample():
+    import json
+
+    from emolib.evaluate import RESULTS_DIR
+
+    profiles = {p.name: json.loads(p.read_text())["provenance"].get("profile") for p in RESULTS_DIR.glob("*.json")}
+    assert profiles
+    wrong = {name: prof for name, prof in profiles.items() if prof not in ("local", "full", "benchmark")}
+    assert not wrong, f"results with no real profile: {wrong}"

@@ -301,3 +301,39 @@ def test_bad_backbone_arguments_are_rejected(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         build_backbone(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# what ended each stage: early stopping, the stage's time budget or its epoch cap
+
+@pytest.fixture(scope="module")
+def tiny_data(make_faces):
+    rng = np.random.default_rng(0)
+    labels = np.tile([0, 1, 2], 10)
+    images = rng.integers(0, 256, (len(labels), 32, 32), dtype=np.uint8)
+    ds = make_faces(images, labels, ("happy", "sad", "surprise"), np.array(["Training"] * len(labels)),
+                    source="test:random")
+    return make_dataset(ds, image_size=32, batch_size=10), make_dataset(ds, image_size=32, batch_size=30)
+
+
+def test_a_stage_that_runs_all_its_epochs_is_stopped_by_the_epoch_cap(finetuned):
+    assert finetuned[0].stopped_by == ["epoch cap", "epoch cap"]
+
+
+def test_a_stage_over_its_time_budget_stops_after_one_batch(tiny_data):
+    train, val = tiny_data
+    result = two_stage_finetune(add_head(_tiny_backbone(), "vggface2", 3), train, val,
+                                stage1=Stage(5, 1e-3, patience=None, minutes=1e-9), stage2=False)
+    assert result.stage_epochs == [1] and result.stopped_by == ["time budget"]
+
+
+def test_a_stage_whose_validation_loss_stalls_is_stopped_by_early_stopping(tiny_data):
+    train, val = tiny_data   # a learning rate of 1e-30 leaves every float32 weight as it was
+    result = two_stage_finetune(add_head(_tiny_backbone(), "vggface2", 3, dropout=0.0), train, val,
+                                stage1=Stage(5, 1e-30, patience=1, minutes=60), stage2=False)
+    assert result.stage_epochs == [2] and result.stopped_by == ["early stopping"]
+
+
+def test_a_stage_budget_must_be_positive():
+    with pytest.raises(ValueError, match="minutes"):
+        Stage(1, 1e-3, minutes=0)

@@ -41,6 +41,9 @@ class Stage:
         schedule: "constant"; "step" (x0.1 every third of the epochs, Ramos's thesis); "plateau"
             (x0.2 after 2 epochs without improvement); "cosine" (decay to 0 over the epochs).
         patience: early-stopping patience in epochs (None: no early stopping).
+        minutes: wall-clock budget of the stage (None: none); a stage over budget stops after
+            its current batch (:class:`emolib.models.training.TimeBudget`), and with early
+            stopping on, its best epoch's weights are still restored.
     """
 
     epochs: int
@@ -49,6 +52,7 @@ class Stage:
     optimizer: str = "adam"
     schedule: str = "constant"
     patience: int | None = 3
+    minutes: float | None = None
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -61,15 +65,22 @@ class Stage:
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"minutes: expected a positive budget or None, got {self.minutes!r}")
 
 
 @dataclass
 class FinetuneResult:
-    """Histories of both stages, merged (``stage`` gives each epoch's stage), and what trained."""
+    """Histories of both stages, merged (``stage`` gives each epoch's stage), and what trained.
+
+    ``stopped_by`` says for each stage what ended it: ``"early stopping"``, ``"time budget"``
+    or ``"epoch cap"``.
+    """
 
     history: dict[str, list[float]]
     stage_epochs: list[int]
     unfrozen: list[str] = field(default_factory=list)
+    stopped_by: list[str] = field(default_factory=list)
 
     def final(self, metric: str = "val_accuracy") -> float | None:
         values = self.history.get(metric)
@@ -202,7 +213,13 @@ def _callbacks(stage: Stage, monitor: str, checkpoint: Path | None, verbose: int
 def run_stage(model, stage: Stage, train, validation=None, *, backbone=None, class_weight=None,
               checkpoint: str | os.PathLike | None = None, steps_per_epoch: int | None = None,
               verbose: int = 0, extra_callbacks=()) -> tuple[keras.callbacks.History, list[str]]:
-    """Set what trains, compile, and fit one stage. Returns ``(keras History, trainable names)``."""
+    """Set what trains, compile, and fit one stage. Returns ``(keras History, trainable names)``.
+
+    The History also gets ``stopped_by``: ``"early stopping"``, ``"time budget"`` (``stage.minutes``
+    spent) or ``"epoch cap"``.
+    """
+    from .training import TimeBudget
+
     backbone = backbone or find_backbone(model)
     unfrozen = set_trainable(backbone, stage.unfreeze)
     steps = steps_per_epoch
@@ -215,11 +232,15 @@ def run_stage(model, stage: Stage, train, validation=None, *, backbone=None, cla
     model.compile(optimizer=_optimizer(stage, steps), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     monitor = "val_loss" if validation is not None else "loss"
+    callbacks = _callbacks(stage, monitor, Path(checkpoint) if checkpoint else None, verbose)
+    budget = TimeBudget(stage.minutes) if stage.minutes is not None else None
     history = model.fit(train, validation_data=validation, epochs=stage.epochs,
                         class_weight=class_weight, verbose=verbose, shuffle=False,
                         steps_per_epoch=steps_per_epoch,
-                        callbacks=_callbacks(stage, monitor, Path(checkpoint) if checkpoint else None,
-                                             verbose) + list(extra_callbacks))
+                        callbacks=callbacks + ([budget] if budget else []) + list(extra_callbacks))
+    early = any(isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch > 0 for c in callbacks)
+    history.stopped_by = ("early stopping" if early else
+                          "time budget" if budget is not None and budget.stopped_early else "epoch cap")
     return history, unfrozen
 
 
@@ -247,7 +268,7 @@ def two_stage_finetune(model, train, validation=None, *, stage1: Stage | None = 
         raise ValueError("stage2.unfreeze: expected at least one block (or 'all') to fine-tune")
     backbone = find_backbone(model)
     merged: dict[str, list[float]] = {}
-    epochs, unfrozen = [], []
+    epochs, unfrozen, stopped_by = [], [], []
     for k, stage in enumerate(stages, 1):
         ckpt = Path(checkpoint_dir) / f"stage{k}.keras" if checkpoint_dir else None
         history, trainable = run_stage(model, stage, train, validation, backbone=backbone,
@@ -256,8 +277,9 @@ def two_stage_finetune(model, train, validation=None, *, stage1: Stage | None = 
                                        extra_callbacks=callbacks)
         n = len(history.history.get("loss", []))
         epochs.append(n)
+        stopped_by.append(history.stopped_by)
         for key, values in history.history.items():
             merged.setdefault(key, []).extend(float(v) for v in values)
         merged.setdefault("stage", []).extend([k] * n)
         unfrozen = trainable
-    return FinetuneResult(merged, epochs, unfrozen)
+    return FinetuneResult(merged, epochs, unfrozen, stopped_by)

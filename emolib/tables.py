@@ -194,14 +194,17 @@ def transfer_frozen_table(result: dict, finetune: dict | None = None, compact: d
     its budget; optionally FaceNet fine-tuned (``transfer_finetune.json``'s result), the compact CNN
     from scratch under the holdout protocol (the ``compact_cnn`` member record of
     ``transfer_ensembles.json``; otherwise ``result``'s own, older-protocol entry) and dlib's face-ID
-    heads (a ``dlib_face_id_heads`` dict, with FaceNet on the same rows)."""
-    rows = {f"FaceNet frozen + {name}": {**_scores(run), "holdout accuracy": run.get("holdout_accuracy"),
-                                         **_budget(run)}
+    heads (a ``dlib_face_id_heads`` dict, with FaceNet on the same rows). The ``flip TTA`` column says
+    whether a row's PublicTest score averages each face with its mirror (chosen on the holdout); a
+    compact-CNN record without the field was scored on the plain faces."""
+    rows = {f"FaceNet frozen + {name}": {**_scores(run), "flip TTA": run.get("use_flip_tta"),
+                                         "holdout accuracy": run.get("holdout_accuracy"), **_budget(run)}
             for name, run in result["facenet_heads"].items()}
     if finetune:
         stages = finetune["training"]["stages"]
         rows[f"FaceNet fine-tuned + {finetune['model']['head']}"] = {
-            **_scores(finetune), "holdout accuracy": finetune.get("holdout_accuracy"),
+            **_scores(finetune), "flip TTA": finetune.get("use_flip_tta"),
+            "holdout accuracy": finetune.get("holdout_accuracy"),
             "epochs run": sum(s["epochs_run"] for s in stages), "converged": finetune.get("converged"),
             "stopped by": "; ".join(f"stage {s['stage']}: {s['stopped_by']}" for s in stages),
             "wall s": round(60 * sum(s["minutes"] for s in stages), 1)}
@@ -211,11 +214,12 @@ def transfer_frozen_table(result: dict, finetune: dict | None = None, compact: d
                              (f"FaceNet frozen + {{}} (the same {n:,} rows)",
                               dlib.get("facenet_vggface1_on_the_same_1500_rows") or {})):
             for name, run in heads.items():
-                rows[label.format(name)] = {**_scores(run), "holdout accuracy": run.get("holdout_accuracy"),
-                                            **_budget(run)}
+                rows[label.format(name)] = {**_scores(run), "flip TTA": run.get("use_flip_tta"),
+                                            "holdout accuracy": run.get("holdout_accuracy"), **_budget(run)}
     if compact:
         rows["compact CNN from scratch"] = {
-            **_scores(compact), "holdout accuracy": compact.get("holdout_accuracy"),
+            **_scores(compact), "flip TTA": compact.get("use_flip_tta", False),
+            "holdout accuracy": compact.get("holdout_accuracy"),
             "epochs run": compact.get("epochs"), "best epoch": compact.get("best_epoch"),
             "stopped by": compact.get("stopped_by"), "wall s": compact.get("train_seconds")}
     elif result.get("compact_cnn_from_scratch"):

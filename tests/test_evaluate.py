@@ -319,7 +319,7 @@ def test_transfer_frozen_table_adds_the_finetuned_network_with_its_stages():
 
     stages = [{"stage": 1, "epochs_run": 12, "stopped_by": "early stopping", "minutes": 14.0},
               {"stage": 2, "epochs_run": 9, "stopped_by": "time budget", "minutes": 50.0}]
-    finetune = {**_run(0.64, 0.6), "holdout_accuracy": 0.65, "converged": False,
+    finetune = {**_run(0.64, 0.6), "holdout_accuracy": 0.65, "converged": False, "use_flip_tta": True,
                 "model": {"head": "vggface1"}, "training": {"stages": stages}}
     table = transfer_frozen_table({"facenet_heads": {"vggface1": _run(0.57, 0.54, epochs=55)}}, finetune=finetune)
     row = table.loc["FaceNet fine-tuned + vggface1"]
@@ -327,6 +327,7 @@ def test_transfer_frozen_table_adds_the_finetuned_network_with_its_stages():
     assert row["stopped by"] == "stage 1: early stopping; stage 2: time budget"
     assert row["wall s"] == 3840.0
     assert not row["converged"]
+    assert row["flip TTA"]
 
 
 def test_transfer_frozen_table_prefers_the_holdout_protocol_compact_cnn_and_adds_dlib_rows():
@@ -341,6 +342,7 @@ def test_transfer_frozen_table_prefers_the_holdout_protocol_compact_cnn_and_adds
     table = transfer_frozen_table(result, compact=compact, dlib=dlib)
     assert table.loc["compact CNN from scratch", "PublicTest accuracy"] == 0.66
     assert table.loc["compact CNN from scratch", "epochs run"] == 50
+    assert not table.loc["compact CNN from scratch", "flip TTA"]
     assert table.loc["dlib frozen + vggface1 (1,500 train rows)", "PublicTest accuracy"] == 0.3
     assert table.loc["FaceNet frozen + vggface1 (the same 1,500 rows)", "epochs run"] == 25
 

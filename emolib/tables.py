@@ -221,7 +221,8 @@ def transfer_frozen_table(result: dict, finetune: dict | None = None, compact: d
             **_scores(compact), "flip TTA": compact.get("use_flip_tta", False),
             "holdout accuracy": compact.get("holdout_accuracy"),
             "epochs run": compact.get("epochs"), "best epoch": compact.get("best_epoch"),
-            "stopped by": compact.get("stopped_by"), "wall s": compact.get("train_seconds")}
+            "converged": compact.get("converged"), "stopped by": compact.get("stopped_by"),
+            "wall s": compact.get("train_seconds")}
     elif result.get("compact_cnn_from_scratch"):
         cnn = result["compact_cnn_from_scratch"]
         rows["compact CNN from scratch"] = {"PublicTest accuracy": cnn["accuracy"], "macro-F1": cnn["macro_f1"],

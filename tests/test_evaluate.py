@@ -336,13 +336,14 @@ def test_transfer_frozen_table_prefers_the_holdout_protocol_compact_cnn_and_adds
     result = {"facenet_heads": {"vggface1": _run(0.57, 0.54, epochs=55)},
               "compact_cnn_from_scratch": {"accuracy": 0.65, "macro_f1": 0.6, "protocol": "older"}}
     compact = {**_run(0.66, 0.62), "holdout_accuracy": 0.66, "epochs": 50, "best_epoch": 40,
-               "stopped_by": "budget", "train_seconds": 2202.6}
+               "stopped_by": "budget", "train_seconds": 2202.6, "converged": True}
     dlib = {"rows": {"n_train": 1500}, "heads": {"vggface1": _run(0.3, 0.2, epochs=20)},
             "facenet_vggface1_on_the_same_1500_rows": {"vggface1": _run(0.45, 0.4, epochs=25)}}
     table = transfer_frozen_table(result, compact=compact, dlib=dlib)
     assert table.loc["compact CNN from scratch", "PublicTest accuracy"] == 0.66
     assert table.loc["compact CNN from scratch", "epochs run"] == 50
     assert not table.loc["compact CNN from scratch", "flip TTA"]
+    assert table.loc["compact CNN from scratch", "converged"]
     assert table.loc["dlib frozen + vggface1 (1,500 train rows)", "PublicTest accuracy"] == 0.3
     assert table.loc["FaceNet frozen + vggface1 (the same 1,500 rows)", "epochs run"] == 25
 

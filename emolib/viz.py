@@ -87,11 +87,7 @@ def plot_history(history, *, metrics=("loss", "accuracy"), title="Training curve
         ax.set_xlabel("epoch")
         ax.set_title(m)
         ax.legend()
-    fig.suptitle(title, fontsize=10)
-    if provenance:
-        provenance_caption(fig, provenance)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title, provenance)
 
 
 def plot_stage_curves(stages, *, metrics=("val_loss", "val_accuracy"), title="Holdout curves per stage",
@@ -116,6 +112,11 @@ def plot_stage_curves(stages, *, metrics=("val_loss", "val_accuracy"), title="Ho
         ax.set_xlabel("epoch (both stages)")
         ax.set_title(m.replace("_", " "))
         ax.legend()
+    return _finish(fig, title, provenance)
+
+
+def _finish(fig, title: str, provenance: str | None):
+    """Title, the provenance caption (if any) and a tight layout; returns ``fig``."""
     fig.suptitle(title, fontsize=10)
     if provenance:
         provenance_caption(fig, provenance)

@@ -195,8 +195,7 @@ def transfer_frozen_table(result: dict, finetune: dict | None = None, compact: d
     from scratch under the holdout protocol (the ``compact_cnn`` member record of
     ``transfer_ensembles.json``; otherwise ``result``'s own, older-protocol entry) and dlib's face-ID
     heads (a ``dlib_face_id_heads`` dict, with FaceNet on the same rows). The ``flip TTA`` column says
-    whether a row's PublicTest score averages each face with its mirror (chosen on the holdout); a
-    compact-CNN record without the field was scored on the plain faces."""
+    whether a row's PublicTest score averages each face with its mirror (chosen on the holdout)."""
     rows = {f"FaceNet frozen + {name}": {**_scores(run), "flip TTA": run.get("use_flip_tta"),
                                          "holdout accuracy": run.get("holdout_accuracy"), **_budget(run)}
             for name, run in result["facenet_heads"].items()}
@@ -210,15 +209,15 @@ def transfer_frozen_table(result: dict, finetune: dict | None = None, compact: d
             "wall s": round(60 * sum(s["minutes"] for s in stages), 1)}
     if isinstance(dlib, dict):
         n = dlib["rows"]["n_train"]
-        for label, heads in ((f"dlib frozen + {{}} ({n:,} train rows)", dlib["heads"]),
-                             (f"FaceNet frozen + {{}} (the same {n:,} rows)",
-                              dlib.get("facenet_vggface1_on_the_same_1500_rows") or {})):
-            for name, run in heads.items():
-                rows[label.format(name)] = {**_scores(run), "flip TTA": run.get("use_flip_tta"),
-                                            "holdout accuracy": run.get("holdout_accuracy"), **_budget(run)}
+        same = dlib.get("facenet_vggface1_on_the_same_1500_rows") or {}
+        runs = {**{f"dlib frozen + {name} ({n:,} train rows)": run for name, run in dlib["heads"].items()},
+                **{f"FaceNet frozen + {name} (the same {n:,} rows)": run for name, run in same.items()}}
+        for label, run in runs.items():
+            rows[label] = {**_scores(run), "flip TTA": run.get("use_flip_tta"),
+                           "holdout accuracy": run.get("holdout_accuracy"), **_budget(run)}
     if compact:
         rows["compact CNN from scratch"] = {
-            **_scores(compact), "flip TTA": compact.get("use_flip_tta", False),
+            **_scores(compact), "flip TTA": compact.get("use_flip_tta"),
             "holdout accuracy": compact.get("holdout_accuracy"),
             "epochs run": compact.get("epochs"), "best epoch": compact.get("best_epoch"),
             "converged": compact.get("converged"), "stopped by": compact.get("stopped_by"),

@@ -186,5 +186,5 @@ def test_previous_system_describes_an_earlier_run_with_other_members(system, tmp
 
 
 def test_architecture_text_names_members_views_and_parameters(system):
-    text = system.architecture_text(5, "flip + 4 shifts of 2 px", 8_603_715)
+    text = system.architecture_text([{"name": f"cnn_{i}"} for i in range(5)], "flip + 4 shifts of 2 px", 8_603_715)
     assert text.startswith("5 compact CNNs") and "(flip + 4 shifts of 2 px)" in text and "8,603,715" in text

@@ -5,8 +5,11 @@
 face (test-time flip) and copies shifted by a few pixels (test-time shifts), the scores are
 averaged with fixed weights, and a final
 :class:`AdjustProbabilities` layer applies a temperature and per-class log-offsets fitted on a
-holdout. The layers here are registered, so ``keras.models.load_model`` rebuilds the model once
-this module is imported (:mod:`emolib.models.pretrained` does so).
+holdout. :func:`resized_member` lets a network trained at another size (the fine-tuned FaceNet at
+96 px RGB) join members that read 48 px grey faces. The layers here, FaceNet's and the
+half-stored ones (:mod:`emolib.models.half_storage`) are registered, so
+``keras.models.load_model`` rebuilds the model once this module is imported
+(:mod:`emolib.models.pretrained` does so).
 """
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["Mirror", "Shift", "WeightedMean", "AdjustProbabilities", "average_model", "fit_average_weights"]
+from ..models import facenet, half_storage  # noqa: F401  (register their layers for loading)
+
+__all__ = ["Mirror", "Shift", "WeightedMean", "AdjustProbabilities", "average_model", "fit_average_weights",
+           "resized_member"]
 
 _EPS = 1e-7
 
@@ -165,6 +171,31 @@ def average_model(members, weights=None, *, tta_flip: bool = True, tta_shifts=()
     if temperature != 1.0 or log_bias is not None:
         out = AdjustProbabilities(temperature, log_bias, name="calibrate")(out)
     return keras.Model(inputs, out, name=name)
+
+
+def resized_member(model: keras.Model, input_shape=(48, 48, 1), *, name: str | None = None) -> keras.Model:
+    """``model`` behind an input of ``input_shape``: faces are upscaled (bilinear, as OpenCV's
+    linear resize of :data:`emolib.faces.batch.RESIZE` upscales) to the model's input size, and a
+    grey face is repeated into the three channels an RGB model expects. Pixel values pass as they
+    are, so ``model`` must do its own normalisation (FaceNet built with ``standardize=True`` does).
+
+    Raises:
+        ValueError: if the model's input is smaller than ``input_shape`` (downscaling would need
+            area resampling) or the channels cannot be matched (only 1 -> 3 or equal).
+    """
+    inner = _without_optimizer(model)
+    h, w, c = (int(v) for v in inner.input_shape[1:])
+    ih, iw, ic = (int(v) for v in input_shape)
+    if h < ih or w < iw:
+        raise ValueError(f"model {inner.name!r}: input {h}x{w} is smaller than {ih}x{iw}; "
+                         "resized_member only upscales")
+    if ic != c and not (ic == 1 and c == 3):
+        raise ValueError(f"model {inner.name!r}: takes {c} channels; cannot feed it {ic}")
+    inputs = keras.Input((ih, iw, ic), name="pixels")
+    x = inputs if (h, w) == (ih, iw) else keras.layers.Resizing(h, w, interpolation="bilinear", name="upscale")(inputs)
+    if ic != c:
+        x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    return keras.Model(inputs, inner(x, training=False), name=name or f"{inner.name}_{ih}px")
 
 
 def _without_optimizer(model: keras.Model) -> keras.Model:

@@ -40,6 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_DATA, setup_tensorflow  # noqa: E402
 
+# how the shipped system was made from a clean clone: the FaceNet member, the compact CNNs (no
+# PublicTest look), then the system (``make system DATA=...`` runs the three)
+FACENET_FINETUNE = ("python benchmarks/transfer_finetune.py --data-dir {data} --stage1-minutes 20 --stage2-minutes 50 "
+                    "--stage1-epochs 25 --stage2-epochs 30 --unfreeze 3 --schedule plateau --patience 3 --save {model}")
+CNN_MEMBERS = ("python benchmarks/fer2013_system.py --data-dir {data} --budget-min 110 --members 3 --views flip "
+               "--holdout-only")
 GOAL = {"accuracy": 0.69, "macro_f1": 0.64, "min_class_f1": 0.45}
 FERPLUS_BLEND = 0.4
 OFFSET_MAX_ACCURACY_DROP = 0.0025   # class offsets may cost at most 0.25 points of holdout accuracy
@@ -231,10 +237,28 @@ def members_text(infos) -> str:
     return " and ".join(t for t in [text, *(f"a fine-tuned {o}" for o in other)] if t)
 
 
-def architecture_text(infos, views: str, parameters: int) -> str:
+def architecture_text(infos, views: str, parameters: int, offsets: bool = True) -> str:
     """The ``architecture`` line of the model's metadata (``python -m emolib about`` shows it)."""
     return (f"{members_text(infos)} (emolib.models), test-time views inside ({views}), "
-            f"weighted mean, temperature and class offsets; {parameters:,} parameters")
+            f"weighted mean, temperature{' and class offsets' if offsets else ''}; {parameters:,} parameters")
+
+
+def data_text(infos, data_name: str) -> str:
+    """The ``data`` line of the model's metadata: which members used FER+ votes or FaceNet's weights."""
+    blended = sum(i.get("ferplus_blend", 0) > 0 for i in infos)
+    facenet = any("FaceNet" in i.get("layout", "") for i in infos)
+    extra = [f"FER+ votes for {blended} member{'s' if blended != 1 else ''}"] if blended else []
+    extra += ["FaceNet's face-recognition weights (MS-Celeb-1M) for the FaceNet member"] if facenet else []
+    return (f"FER2013 {data_name} Training rows" + (f" (+ {'; '.join(extra)})" if extra else "")
+            + "; choices on a 10 % Training holdout")
+
+
+def licence_text(infos) -> str:
+    """The ``licence`` line: FER2013's research-use terms, and MS-Celeb-1M's when FaceNet is a member."""
+    text = "code MIT (emolib); weights derived from FER2013, which is for research use"
+    if any("FaceNet" in i.get("layout", "") for i in infos):
+        text += "; the FaceNet member derives from weights trained on MS-Celeb-1M (withdrawn in 2019): research use"
+    return text
 
 
 def views_proba(model, images, shifts):
@@ -415,6 +439,9 @@ def main(argv=None) -> int:
                 "ferplus_blend": FERPLUS_BLEND, "batch_size": args.batch_size, "peak_lr": args.lr,
                 "optimizer": "AdamW (weight decay 0.01), warm-up + cosine over each member's budget",
                 "loss": "cross-entropy, label smoothing 0.1", "command": command}
+    if args.facenet:
+        training["reproduce"] = [FACENET_FINETUNE.format(data=args.data_dir, model=args.facenet),
+                                 CNN_MEMBERS.format(data=args.data_dir), command + " --resume"]
     if candidates:
         training["recipe"] = candidates
         training["log_bias_rule"] = ("none (the chosen recipe has no class offsets)" if not np.any(bias)
@@ -428,13 +455,12 @@ def main(argv=None) -> int:
     model_out.parent.mkdir(parents=True, exist_ok=True)
     save_model(system, model_out, classes=ds.classes, preprocessing="none", input_size=(48, 48),
                name="emolib FER2013 ensemble (CPU track)",
-               architecture=architecture_text(infos, tta_label, system.count_params()),
-               data=f"FER2013 {fer_path.name} Training rows (+ FER+ votes for two members); "
-                    "choices on a 10 % Training holdout",
+               architecture=architecture_text(infos, tta_label, system.count_params(), offsets=bool(np.any(bias))),
+               data=data_text(infos, fer_path.name),
                accuracy=f"{public['accuracy']:.1%} on FER2013 PublicTest",
                metrics={"PublicTest": {"accuracy": public["accuracy"], "macro_f1": public["macro_f1"]}},
                tta_flip=False, training=training, holdout=holdout_recipe,
-               licence="code MIT (emolib); weights derived from FER2013, which is for research use",
+               licence=licence_text(infos),
                source="benchmarks/fer2013_system.py")
     size_mb = model_out.stat().st_size / 2**20
     result = {"task": "FER2013, 7 classes: an ensemble trained on Training, chosen on a Training holdout, "
@@ -571,11 +597,15 @@ def write_card(card: Path, result: dict, prov: dict) -> Path:
         ("", ""), ("---", "---"),
         ("What", f"{members_text(t['members'])} averaged in one Keras model: each scores the views "
                  f"'{inf.get('views', 'flip')}' ({inf['forward_passes_per_face'] // len(t['members'])} per member), "
-                 f"a weighted mean, then temperature {t['temperature']:.3f} and per-class log-offsets"),
+                 f"a weighted mean, then temperature {t['temperature']:.3f}"
+                 + (" and per-class log-offsets" if any(t["log_bias"].values()) else " (no class offsets)")),
         ("Input", f"48x48 grey face crop, raw 0-255 pixels ({result['model']['parameters']:,} parameters, "
                   f"{result['model']['size_mb']} MB)"),
         ("Data", f"FER2013 `{prov['data']['path']}` Training rows; members with a FER+ blend learn from the label "
-                 f"blended {t['ferplus_blend']} with the FER+ votes of the same face"),
+                 f"blended {t['ferplus_blend']} with the FER+ votes of the same face" + (
+                     "; the FaceNet member starts from FaceNet's face-recognition weights (MS-Celeb-1M faces, "
+                     "no emotion labels) and was fine-tuned on the same Training rows and holdout"
+                     if any("FaceNet" in m.get("layout", "") for m in t["members"]) else "")),
         ("Holdout", f"stratified 10 % of Training (seed 0): {result['holdout_recipe']['n_holdout']} faces; it "
                     "chose every epoch, " + ("the members, the weights and whether to use class offsets (by "
                                              "cross-validation), and the temperature" if "recipe" in t else
@@ -584,7 +614,8 @@ def write_card(card: Path, result: dict, prov: dict) -> Path:
                       f"{t['recipe']['ranked'][0]['accuracy']:.2%} "
                       f"(candidates {', '.join(t['recipe']['candidates'])})")]
           if "recipe" in t else []),
-        ("Class log-offsets", ", ".join(f"{k} {v:+.2f}" for k, v in t["log_bias"].items())),
+        ("Class log-offsets", ", ".join(f"{k} {v:+.2f}" for k, v in t["log_bias"].items())
+         if any(t["log_bias"].values()) else "none: cross-validation on the holdout preferred the recipe without"),
         ("Budget", f"{t['budget_minutes']:g} min of training on {prov['hardware']['cpus']} CPU cores; "
                    f"used {t['train_minutes']} min" + (
                        f" by all candidate members ({', '.join(t['recipe']['candidates'])})" if "recipe" in t else "")),
@@ -604,13 +635,20 @@ def write_card(card: Path, result: dict, prov: dict) -> Path:
         *([("Earlier looks at PublicTest", looks_text(result["earlier_looks_at_PublicTest"]))]
           if "earlier_looks_at_PublicTest" in result else []),
         ("Command", f"`{t['command']}`"),
-        *([("Reproduce with today's script", f"`{t['reproduce']}`")] if "reproduce" in t else []),
+        *([("Reproduce with today's script", f"`{t['reproduce']}`")] if isinstance(t.get("reproduce"), str) else []),
+        *([("Reproduce from a clean clone", " then ".join(f"`{c}`" for c in t["reproduce"]))]
+          if isinstance(t.get("reproduce"), list) else []),
         *([("Later system", result["later_system"]["note"])] if "later_system" in result else []),
         ("Commit", f"`{prov.get('git_commit')}`")])
+    fast_text = (f"{inf['fast_model']['faces_per_second'] / inf['faces_per_second']:.0f}x faster"
+                 if "fast_model" in inf else f"about {inf['forward_passes_per_face']}x fewer forward passes per face")
+    looks_limit = ("PublicTest had been scored for the earlier systems listed above; this system's own choices "
+                   "never used it." if "earlier_looks_at_PublicTest" in result
+                   else "PublicTest was not looked at before the final scoring.")
     text = f"""# Model card: emolib FER2013 ensemble, CPU track (`{Path(result['model']['file']).name}`)
 
-Written by `benchmarks/fer2013_system.py` at the end of the run that trained the model; its log is
-`benchmarks/logs/fer2013_system.log`.
+Written by `benchmarks/fer2013_system.py` at the end of the run that made the model; its log is
+`{result.get('log', 'benchmarks/logs/fer2013_system.log')}`.
 
 {facts}
 
@@ -632,15 +670,14 @@ proba = model.predict_proba(face_crops)   # N x 7, FER2013 class order
 ```
 
 `load_default_model("compact")` (or `python -m emolib predict --model compact`) loads the single
-compact CNN `fer2013_cpu.keras`, about {inf['forward_passes_per_face']}x fewer forward passes per face
-and a few points less accurate: the fast model for video and large batches.
+compact CNN `fer2013_cpu.keras`, {fast_text} and a few points less accurate: the fast model for
+video and large batches.
 
 ## Limits
 
 - FER2013 faces are 48x48 grey crops from web images: the model expects a tight, roughly frontal
   face, and inherits FER2013's label noise and demographic skews.
-- The holdout chose the epochs and the calibration, so holdout numbers are optimistic; PublicTest
-  was not looked at before the final scoring.
+- The holdout chose the epochs and the calibration, so holdout numbers are optimistic. {looks_limit}
 - The weights derive from FER2013, whose images are for research use only.
 """
     card.write_text(text)

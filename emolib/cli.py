@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _model_name(model) -> str:
+    """The loaded model's name from its provenance (its class name when it has none)."""
+    return getattr(model, "provenance", {}).get("name") or type(model).__name__
+
+
 def _load_model(path):
     """The model at ``path`` (default model when None), reused while its file is unchanged, so
     repeated ``main()`` calls in one Python session (a notebook, the tests) load it once."""
@@ -193,6 +198,8 @@ def _predict(args, out, err) -> int:
             for name in names:
                 print(json.dumps({"image": name, "error": message}), file=out)
         return EXIT_FAILED
+    print(f"emolib: model: {_model_name(model)}"
+          + (" (the default; --model compact is the fast single CNN)" if args.model is None else ""), file=err)
     status = EXIT_OK
     for path, name in zip(args.images, names):
         try:

@@ -285,7 +285,8 @@ def system_members_table(result: dict):
     import pandas as pd
 
     t = result["training"]
-    rows = [{"member": m["name"], "layout": "convs " + ",".join(map(str, m["kwargs"].get("convs", (1, 1, 2, 2)))),
+    rows = [{"member": m["name"],
+             "layout": m.get("layout") or "convs " + ",".join(map(str, m["kwargs"].get("convs", (1, 1, 2, 2)))),
              "FER+ blend": m["ferplus_blend"], "epochs": m["epochs"], "best epoch": m["best_epoch"],
              "minutes": round(m["train_seconds"] / 60, 1),
              "holdout (views)": m.get("holdout_accuracy_tta", m.get("holdout_accuracy_flip")),

@@ -74,6 +74,16 @@ def test_astronaut_gives_one_happy_face_with_the_default_model(capsys, photos):
     assert result["group"]["label"] == "Positive"
 
 
+def test_predict_says_on_stderr_which_model_it_loaded_and_where_the_fast_one_is(capsys, photos):
+    from emolib.models.pretrained import DEFAULT_MODEL_PATH, read_metadata
+
+    code, out, err = run_cli(capsys, "predict", photos["astronaut"], "--json")
+    assert code == EXIT_OK and "model:" not in out
+    assert f"model: {read_metadata(DEFAULT_MODEL_PATH)['name']} (the default; --model compact" in err
+    code, _, err = run_cli(capsys, "predict", photos["astronaut"], "--model", "compact")
+    assert code == EXIT_OK and "model: " in err and "the default" not in err
+
+
 def test_json_output_follows_the_documented_schema(capsys, photos):
     code, out, _ = run_cli(capsys, "predict", photos["astronaut"], "--json")
     [result] = json_lines(out)

@@ -188,3 +188,15 @@ def test_previous_system_describes_an_earlier_run_with_other_members(system, tmp
 def test_architecture_text_names_members_views_and_parameters(system):
     text = system.architecture_text([{"name": f"cnn_{i}"} for i in range(5)], "flip + 4 shifts of 2 px", 8_603_715)
     assert text.startswith("5 compact CNNs") and "(flip + 4 shifts of 2 px)" in text and "8,603,715" in text
+
+
+def test_metadata_lines_say_what_the_members_used(system):
+    cnn = {"name": "cnn_a", "ferplus_blend": 0.0}
+    blended = {"name": "cnn_c", "ferplus_blend": 0.4}
+    facenet = {"name": "facenet_ft", "ferplus_blend": 0.0, "layout": "FaceNet, top 3 blocks fine-tuned, 96 px"}
+    assert system.members_text([cnn, blended, facenet]) == "2 compact CNNs and a fine-tuned FaceNet"
+    data = system.data_text([cnn, blended, facenet], "fer2013.csv.gz")
+    assert "FER+ votes for 1 member;" in data and "MS-Celeb-1M" in data
+    assert "FER+" not in system.data_text([cnn], "fer2013.csv.gz")
+    assert "MS-Celeb-1M" in system.licence_text([facenet]) and "MS-Celeb" not in system.licence_text([cnn])
+    assert "class offsets" not in system.architecture_text([cnn, facenet], "flip", 10, offsets=False)

@@ -55,3 +55,9 @@ def test_goal_verdict_names_what_was_met_and_what_was_missed():
     assert system_goal_verdict(r) == "met all three"
     r["PublicTest"] |= {"accuracy": 0.5, "macro_f1": 0.5, "per_class_f1": dict.fromkeys(CLASSES, 0.3)}
     assert system_goal_verdict(r).startswith("met none of them but missed accuracy (50.0% < 69.0%)")
+
+
+def test_members_table_shows_a_members_own_layout_when_it_is_not_a_compact_cnn():
+    members = [member("cnn_a"), member("facenet_ft", layout="FaceNet, top 3 blocks fine-tuned, 96 px")]
+    table = system_members_table(result(members, {"cnn_a": 0.66, "facenet_ft": 0.66}))
+    assert table.loc["facenet_ft", "layout"].startswith("FaceNet") and table.loc["cnn_a", "layout"] == "convs 1,1,2,2"

@@ -295,6 +295,23 @@ def system_members_table(result: dict):
     return pd.DataFrame(rows).set_index("member")
 
 
+def system_recipes_table(result: dict):
+    """The recipes the holdout's cross-validation ranked for the system (``training.recipe``),
+    best first: out-of-fold accuracy, macro-F1 and worst class F1. Empty for a system built
+    without cross-validation."""
+    import pandas as pd
+
+    ranked = result["training"].get("recipe", {}).get("ranked", [])
+    cols = ["rank", "members", "weights", "class offsets", "out-of-fold accuracy", "macro-F1", "worst class F1"]
+    rows = []
+    for k, r in enumerate(ranked, 1):
+        members, weights, offsets = r["recipe"].rsplit(", ", 2)   # as Recipe.describe writes it
+        rows.append(dict(zip(cols, (k, members, weights.removesuffix(" weights"),
+                                    "yes" if offsets == "class offsets" else "no",
+                                    r["accuracy"], r["macro_f1"], r["min_class_f1"]))))
+    return pd.DataFrame(rows, columns=cols).set_index("rank")
+
+
 def goal_checks(scores: dict, goal: dict) -> list[tuple]:
     """(name, value, target, format) for each of the CPU-track goal's floors: accuracy, macro-F1
     and the worst class's F1 of ``scores`` (a classification summary) against ``goal``."""

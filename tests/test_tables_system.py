@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("pandas")
 
-from emolib.tables import system_members_table, system_table  # noqa: E402
+from emolib.tables import system_members_table, system_recipes_table, system_table  # noqa: E402
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -61,3 +61,17 @@ def test_members_table_shows_a_members_own_layout_when_it_is_not_a_compact_cnn()
     members = [member("cnn_a"), member("facenet_ft", layout="FaceNet, top 3 blocks fine-tuned, 96 px")]
     table = system_members_table(result(members, {"cnn_a": 0.66, "facenet_ft": 0.66}))
     assert table.loc["facenet_ft", "layout"].startswith("FaceNet") and table.loc["cnn_a", "layout"] == "convs 1,1,2,2"
+
+
+def test_recipes_table_lists_the_ranked_recipes_best_first_and_is_empty_without_them():
+    members = [member("cnn_a"), member("cnn_b")]
+    doc = result(members, {"cnn_a": 0.66, "cnn_b": 0.65})
+    assert system_recipes_table(doc).empty
+    doc["training"]["recipe"] = {"ranked": [
+        {"recipe": "cnn_a + cnn_b, equal weights, no offsets", "accuracy": 0.70, "macro_f1": 0.68, "min_class_f1": 0.5},
+        {"recipe": "cnn_a, equal weights, no offsets", "accuracy": 0.66, "macro_f1": 0.64, "min_class_f1": 0.4}]}
+    doc["training"]["recipe"]["ranked"][1]["recipe"] = "cnn_a, fitted weights, class offsets"
+    table = system_recipes_table(doc)
+    assert list(table.index) == [1, 2] and list(table["members"]) == ["cnn_a + cnn_b", "cnn_a"]
+    assert list(table["weights"]) == ["equal", "fitted"] and list(table["class offsets"]) == ["no", "yes"]
+    assert table.loc[1, "out-of-fold accuracy"] == 0.70 and table.loc[2, "worst class F1"] == 0.4

@@ -153,6 +153,7 @@ def facenet_member(path: Path, result_path: Path):
     import keras
 
     from emolib.ensemble.keras_average import resized_member
+
     if not path.is_file():
         raise SystemExit(f"--facenet {path}: no such file (make it with benchmarks/transfer_finetune.py --save)")
     if not result_path.is_file():
@@ -202,11 +203,11 @@ def choose_by_cv(members, infos, specs, images, y_hold, views: str):
                           "macro_f1": round(r["macro_f1"], 4), "min_class_f1": round(r["min_class_f1"], 4)}
                          for r in ranked],
               "chosen": fitted.recipe.describe(names)}
-    tta = {views: {"shifts": shifts, "probs": [probs[i] for i in keep],
+    tta = {views: {"shifts": shifts, "probs": [probs[i] for i in keep], "weights": weights, "mean": mean,
                    "accuracy": float((mean.argmax(1) == y_hold).mean())}}
     bias = fitted.log_bias if fitted.recipe.offsets else None
     return ([members[i] for i in keep], [infos[i] for i in keep], [specs[i] for i in keep], tta, views,
-            weights, fitted.temperature, bias, record)
+            fitted.temperature, bias, record)
 
 
 def uncompiled(model, spec):
@@ -243,12 +244,16 @@ def architecture_text(infos, views: str, parameters: int, offsets: bool = True) 
             f"weighted mean, temperature{' and class offsets' if offsets else ''}; {parameters:,} parameters")
 
 
+def has_facenet(infos) -> bool:
+    """Whether one of these member records is the fine-tuned FaceNet."""
+    return any("FaceNet" in i.get("layout", "") for i in infos)
+
+
 def data_text(infos, data_name: str) -> str:
     """The ``data`` line of the model's metadata: which members used FER+ votes or FaceNet's weights."""
     blended = sum(i.get("ferplus_blend", 0) > 0 for i in infos)
-    facenet = any("FaceNet" in i.get("layout", "") for i in infos)
     extra = [f"FER+ votes for {blended} member{'s' if blended != 1 else ''}"] if blended else []
-    extra += ["FaceNet's face-recognition weights (MS-Celeb-1M) for the FaceNet member"] if facenet else []
+    extra += ["FaceNet's face-recognition weights (MS-Celeb-1M) for the FaceNet member"] if has_facenet(infos) else []
     return (f"FER2013 {data_name} Training rows" + (f" (+ {'; '.join(extra)})" if extra else "")
             + "; choices on a 10 % Training holdout")
 
@@ -256,7 +261,7 @@ def data_text(infos, data_name: str) -> str:
 def licence_text(infos) -> str:
     """The ``licence`` line: FER2013's research-use terms, and MS-Celeb-1M's when FaceNet is a member."""
     text = "code MIT (emolib); weights derived from FER2013, which is for research use"
-    if any("FaceNet" in i.get("layout", "") for i in infos):
+    if has_facenet(infos):
         text += "; the FaceNet member derives from weights trained on MS-Celeb-1M (withdrawn in 2019): research use"
     return text
 
@@ -348,11 +353,8 @@ def main(argv=None) -> int:
     y_hold = ds.labels[hold]
     candidates = None
     if args.recipe == "cv":
-        members, infos, specs, tta, tta_label, weights, temperature, bias, candidates = choose_by_cv(
+        members, infos, specs, tta, tta_label, temperature, bias, candidates = choose_by_cv(
             members, infos, specs, ds.images[hold], y_hold, "flip" if args.views == "holdout" else args.views)
-        shifts = tta[tta_label]["shifts"]
-        hold_probs = tta[tta_label]["probs"]
-        mean_hold = np.tensordot(weights, np.stack(hold_probs), axes=1)
     else:
         tta = {}
         choices = TTA_CHOICES if args.views == "holdout" else {args.views: TTA_CHOICES[args.views]}
@@ -366,16 +368,17 @@ def main(argv=None) -> int:
             log(f"holdout, views '{label}': members {accuracies}, "
                 f"weighted mean {tta[label]['accuracy']:.4f}")
         tta_label = max(tta, key=lambda k: tta[k]["accuracy"])
-        chosen = tta[tta_label]
-        shifts, hold_probs, weights, mean_hold = chosen["shifts"], chosen["probs"], chosen["weights"], chosen["mean"]
-        scaling = TemperatureScaling().fit(mean_hold, y_hold)
+        scaling = TemperatureScaling().fit(tta[tta_label]["mean"], y_hold)
         temperature = scaling.temperature_
-        bias = fit_class_bias(scaling.transform(mean_hold), y_hold, max_accuracy_drop=OFFSET_MAX_ACCURACY_DROP)
+        bias = fit_class_bias(scaling.transform(tta[tta_label]["mean"]), y_hold,
+                              max_accuracy_drop=OFFSET_MAX_ACCURACY_DROP)
+    chosen = tta[tta_label]
+    shifts, hold_probs, weights, mean_hold = chosen["shifts"], chosen["probs"], chosen["weights"], chosen["mean"]
     for info, p in zip(infos, hold_probs):
         info["holdout_accuracy_tta"] = round(float((p.argmax(1) == y_hold).mean()), 4)
     system = average_model([uncompiled(m, spec) for m, spec in zip(members, specs)], weights,
-                           tta_flip=True, tta_shifts=shifts, temperature=temperature,
-                           log_bias=None if bias is None else bias, name="fer2013_ensemble")
+                           tta_flip=True, tta_shifts=shifts, temperature=temperature, log_bias=bias,
+                           name="fer2013_ensemble")
     if args.half_storage:
         from emolib.models.half_storage import half_storage
 
@@ -605,7 +608,7 @@ def write_card(card: Path, result: dict, prov: dict) -> Path:
                  f"blended {t['ferplus_blend']} with the FER+ votes of the same face" + (
                      "; the FaceNet member starts from FaceNet's face-recognition weights (MS-Celeb-1M faces, "
                      "no emotion labels) and was fine-tuned on the same Training rows and holdout"
-                     if any("FaceNet" in m.get("layout", "") for m in t["members"]) else "")),
+                     if has_facenet(t["members"]) else "")),
         ("Holdout", f"stratified 10 % of Training (seed 0): {result['holdout_recipe']['n_holdout']} faces; it "
                     "chose every epoch, " + ("the members, the weights and whether to use class offsets (by "
                                              "cross-validation), and the temperature" if "recipe" in t else
